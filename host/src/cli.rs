@@ -1,0 +1,293 @@
+//! The `snapshot-host` command line.
+//!
+//! Exit codes: 0 success; 2 the input is wrong (usage, invalid or unknown
+//! token, unknown chain or network); 1 the snapshot could not be taken
+//! (upstream, plugin or host failure). On any error a one-line reason goes
+//! to stderr and no output file is left behind.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::config::{RateLimitOverride, net_config};
+use crate::jobs::{CollectingSink, SnapshotError, SnapshotSpec, take_snapshot};
+use crate::net::HttpGateway;
+use crate::registry::PluginRegistry;
+use crate::runtime::{EngineOptions, PluginEngine};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "snapshot-host",
+    version,
+    about = "Exact, consistent, point-in-time token-holder snapshots"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Take one snapshot and write it as JSON or CSV.
+    Snapshot(SnapshotArgs),
+    /// List the plugins this binary would load.
+    Plugins {
+        /// Add or override plugins with the `.wasm` files in DIR.
+        #[arg(long)]
+        plugins_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Csv,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SnapshotArgs {
+    /// The token id, in the chain's syntax (e.g. Hedera `0.0.456858`).
+    pub token: String,
+    /// Chain to snapshot (a plugin's chain name, e.g. `hedera`).
+    #[arg(long)]
+    pub chain: String,
+    /// Network (default: the plugin's first, e.g. `mainnet`).
+    #[arg(long)]
+    pub network: Option<String>,
+    /// Ledger API base URL, overriding the network's default.
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// Point in time (Hedera: `secs[.nanos]` or RFC 3339).
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Keep only holders with at least this balance (smallest units).
+    #[arg(long)]
+    pub min_balance: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: Format,
+    /// Output file (stdout when absent). Written only on success.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Add or override plugins with the `.wasm` files in DIR.
+    #[arg(long)]
+    pub plugins_dir: Option<PathBuf>,
+    /// Upstream limit override, `HOST=REQUESTS_PER_SECOND[:MAX_CONCURRENCY]` (repeatable).
+    #[arg(long = "rate-limit", value_name = "HOST=RPS[:CONC]")]
+    pub rate_limits: Vec<RateLimitOverride>,
+    /// Plugin option `KEY=VALUE` (see the plugin's `[config]`; repeatable).
+    #[arg(long = "option", value_name = "KEY=VALUE", value_parser = parse_option)]
+    pub options: Vec<(String, String)>,
+}
+
+fn parse_option(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("`{s}`: expected KEY=VALUE"))
+}
+
+/// A failure with its exit code.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure {
+            code: 1,
+            message: format!("{e:#}"),
+        }
+    }
+}
+
+impl From<SnapshotError> for Failure {
+    fn from(e: SnapshotError) -> Self {
+        let code = if matches!(e, SnapshotError::BadInput(_)) {
+            2
+        } else {
+            1
+        };
+        Failure {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Snapshot(args) => snapshot(args).await,
+            Command::Plugins { plugins_dir } => list_plugins(plugins_dir.as_deref()).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {}", f.message.replace('\n', " "));
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+async fn registry(plugins_dir: Option<&Path>) -> Result<PluginRegistry, Failure> {
+    let engine = PluginEngine::new(EngineOptions::default())?;
+    let registry = PluginRegistry::new(engine);
+    registry.load_bundled().await?;
+    if let Some(dir) = plugins_dir {
+        registry.load_dir(dir).await?;
+    }
+    Ok(registry)
+}
+
+async fn list_plugins(plugins_dir: Option<&Path>) -> Result<(), Failure> {
+    let registry = registry(plugins_dir).await?;
+    let mut out = std::io::stdout().lock();
+    for entry in registry.list() {
+        let p = &entry.plugin;
+        writeln!(
+            out,
+            "{}\tchains={}\tnetworks={}\tsha256={}",
+            p.id(),
+            p.manifest.plugin.chains.join(","),
+            p.manifest
+                .networks
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            p.sha256
+        )
+        .context("writing to stdout")?;
+    }
+    Ok(())
+}
+
+async fn snapshot(args: SnapshotArgs) -> Result<(), Failure> {
+    // Refuse an unusable output path before any request is made.
+    let out_dir = match &args.out {
+        Some(path) => Some(output_dir(path)?),
+        None => None,
+    };
+    let registry = registry(args.plugins_dir.as_deref()).await?;
+    let plugin = registry.for_chain(&args.chain).map_err(|e| Failure {
+        code: 2,
+        message: e.to_string(),
+    })?;
+    let manifests: Vec<_> = registry.list().into_iter().map(|r| r.plugin).collect();
+    let gateway = HttpGateway::new(net_config(
+        manifests.iter().map(|p| &p.manifest),
+        &args.rate_limits,
+    ));
+
+    let bar = progress_bar();
+    let sink = {
+        let bar = bar.clone();
+        Arc::new(CollectingSink::new(plugin.id()).with_progress(Box::new(
+            move |holders, _, total| {
+                if let Some(total) = total {
+                    bar.set_length(total.max(holders as u64));
+                }
+                bar.set_position(holders as u64);
+            },
+        )))
+    };
+    let spec = SnapshotSpec {
+        token_id: args.token.clone(),
+        network: args.network.clone(),
+        endpoint: args.endpoint.clone(),
+        at: args.at.clone(),
+        min_balance: args.min_balance.clone(),
+        options: args.options.clone(),
+        ..SnapshotSpec::default()
+    };
+    let taken = take_snapshot(plugin, &spec, &gateway, sink).await;
+    bar.finish_and_clear();
+    let taken = taken?;
+
+    let write = |w: &mut dyn Write| -> std::io::Result<()> {
+        match args.format {
+            Format::Json => taken.document.write_json(w),
+            Format::Csv => taken.document.write_csv(w),
+        }
+    };
+    match (&args.out, out_dir) {
+        (Some(path), Some(dir)) => {
+            // Write beside the target and rename: readers never see a
+            // partial file, and a failure leaves nothing behind.
+            let mut tmp = tempfile::NamedTempFile::new_in(&dir)
+                .with_context(|| format!("creating a file in {}", dir.display()))?;
+            write(tmp.as_file_mut()).with_context(|| format!("writing {}", path.display()))?;
+            tmp.as_file().sync_all().context("flushing the output")?;
+            tmp.persist(path)
+                .map_err(|e| anyhow::anyhow!("writing {}: {}", path.display(), e.error))?;
+        }
+        _ => {
+            let mut stdout = std::io::stdout().lock();
+            write(&mut stdout).context("writing to stdout")?;
+            stdout.flush().context("writing to stdout")?;
+        }
+    }
+    Ok(())
+}
+
+fn output_dir(path: &Path) -> Result<PathBuf, Failure> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return Err(Failure {
+            code: 2,
+            message: format!("output directory {} does not exist", dir.display()),
+        });
+    }
+    if path.is_dir() {
+        return Err(Failure {
+            code: 2,
+            message: format!("output {} is a directory", path.display()),
+        });
+    }
+    Ok(dir)
+}
+
+/// Holders so far, rate and ETA on stderr, only when stderr is a terminal.
+fn progress_bar() -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {pos} holders [{bar:30}] {per_sec} ETA {eta} ({elapsed})",
+        )
+        .expect("valid progress template")
+        .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}

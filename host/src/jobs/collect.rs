@@ -1,0 +1,100 @@
+//! An in-memory [`JobSink`]: de-duplicates emitted holders into a
+//! [`HolderSet`] and reports progress to a callback.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+
+use crate::runtime::{JobSink, LogLevel, SinkError};
+use crate::snapshot::{EmittedHolder, HolderSet};
+
+/// Progress callback: `(holders so far, plugin's done, plugin's total)`.
+pub type ProgressFn = Box<dyn Fn(usize, u64, Option<u64>) + Send + Sync>;
+
+/// Collects one job's holders in memory.
+pub struct CollectingSink {
+    plugin_id: String,
+    holders: Mutex<HolderSet>,
+    checkpoint: Mutex<Option<String>>,
+    cancelled: AtomicBool,
+    on_progress: Option<ProgressFn>,
+}
+
+impl CollectingSink {
+    pub fn new(plugin_id: impl Into<String>) -> Self {
+        CollectingSink {
+            plugin_id: plugin_id.into(),
+            holders: Mutex::new(HolderSet::new()),
+            checkpoint: Mutex::new(None),
+            cancelled: AtomicBool::new(false),
+            on_progress: None,
+        }
+    }
+
+    pub fn with_progress(mut self, f: ProgressFn) -> Self {
+        self.on_progress = Some(f);
+        self
+    }
+
+    /// Makes the plugin's next `emit` return `cancelled`.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+    }
+
+    /// Takes the collected holders out of the sink.
+    pub fn take_holders(&self) -> HolderSet {
+        std::mem::take(&mut *self.holders.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The last checkpoint the plugin recorded.
+    pub fn last_checkpoint(&self) -> Option<String> {
+        self.checkpoint
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn accounts(&self) -> usize {
+        self.holders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len_accounts()
+    }
+}
+
+#[async_trait]
+impl JobSink for CollectingSink {
+    async fn emit(&self, holders: Vec<EmittedHolder>) -> Result<(), SinkError> {
+        if self.cancelled.load(Ordering::SeqCst) {
+            return Err(SinkError::Cancelled);
+        }
+        self.holders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert_batch(holders)
+            .map_err(|e| SinkError::Invalid(e.to_string()))
+    }
+
+    async fn checkpoint(&self, state: String) -> Result<(), SinkError> {
+        *self.checkpoint.lock().unwrap_or_else(|e| e.into_inner()) = Some(state);
+        Ok(())
+    }
+
+    fn progress(&self, done: u64, total: Option<u64>) {
+        if let Some(f) = &self.on_progress {
+            f(self.accounts(), done, total);
+        }
+    }
+
+    fn log(&self, level: LogLevel, message: &str) {
+        let plugin = self.plugin_id.as_str();
+        match level {
+            LogLevel::Trace => tracing::trace!(plugin, "{message}"),
+            LogLevel::Debug => tracing::debug!(plugin, "{message}"),
+            LogLevel::Info => tracing::info!(plugin, "{message}"),
+            LogLevel::Warn => tracing::warn!(plugin, "{message}"),
+            LogLevel::Error => tracing::error!(plugin, "{message}"),
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! validate-token → fetch-all-token-balances → canonical document.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::net::{AnyHostGrant, HttpGateway, RuleSource};
+use crate::runtime::bindings::{PluginError, SnapshotRequest, TokenKind as WitTokenKind};
+use crate::runtime::plugin::{CallLimits, PluginFailure};
+use crate::runtime::state::JobContext;
+use crate::runtime::{JobSink, LoadedPlugin};
+use crate::snapshot::{Amount, CanonicalSnapshot, PluginMeta, SnapshotMeta, TokenKind, TokenMeta};
+
+use super::CollectingSink;
+
+/// What the caller asked for.
+#[derive(Clone, Debug, Default)]
+pub struct SnapshotSpec {
+    pub token_id: String,
+    /// Network name; the plugin's first network when none.
+    pub network: Option<String>,
+    /// Overrides the network's default endpoint (and is thereby allowed).
+    pub endpoint: Option<String>,
+    /// Point in time, in the plugin's syntax.
+    pub at: Option<String>,
+    /// Smallest balance kept, in the `balance` unit (smallest units).
+    pub min_balance: Option<String>,
+    /// Plugin options (`plugin.toml` `[config]` keys), over the defaults.
+    pub options: Vec<(String, String)>,
+    /// The last checkpoint of an interrupted run.
+    pub resume: Option<String>,
+    /// Wall-clock bound of the fetch.
+    pub fetch_timeout: Option<Duration>,
+}
+
+/// Why a snapshot could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// The caller's input is wrong (bad token id, unknown token, network,
+    /// min balance ...). Nothing was fetched or nothing will help.
+    #[error("{0}")]
+    BadInput(String),
+    /// The plugin failed or the sandbox stopped it.
+    #[error(transparent)]
+    Plugin(#[from] PluginFailure),
+    /// Anything else on the host side.
+    #[error("{0}")]
+    Host(String),
+}
+
+impl SnapshotError {
+    /// Whether trying again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, SnapshotError::Plugin(f) if f.is_retryable())
+    }
+}
+
+/// A finished snapshot and what produced it.
+pub struct TakenSnapshot {
+    pub document: CanonicalSnapshot,
+    /// Holder entries the plugin emitted (re-emissions included).
+    pub holders_emitted: u64,
+}
+
+/// The resolved request and the job context for `plugin`.
+fn prepare(
+    plugin: &LoadedPlugin,
+    spec: &SnapshotSpec,
+    gateway: &Arc<HttpGateway>,
+    sink: Arc<dyn JobSink>,
+) -> Result<(SnapshotRequest, JobContext), SnapshotError> {
+    let manifest = &plugin.manifest;
+    let network = match &spec.network {
+        Some(n) => n.clone(),
+        None => manifest
+            .default_network()
+            .ok_or_else(|| {
+                SnapshotError::BadInput(format!("plugin {} lists no network", plugin.id()))
+            })?
+            .to_string(),
+    };
+    let endpoint = match &spec.endpoint {
+        Some(e) => e.clone(),
+        None => manifest
+            .endpoint_of(&network)
+            .ok_or_else(|| {
+                let known: Vec<&str> = manifest.networks.iter().map(|n| n.name.as_str()).collect();
+                SnapshotError::BadInput(format!(
+                    "unknown network `{network}` for {} (known: {}; or pass an endpoint)",
+                    plugin.name(),
+                    known.join(", ")
+                ))
+            })?
+            .to_string(),
+    };
+    let endpoint_url = Url::parse(&endpoint)
+        .map_err(|e| SnapshotError::BadInput(format!("endpoint `{endpoint}` is not a URL: {e}")))?;
+    if !matches!(endpoint_url.scheme(), "http" | "https") {
+        return Err(SnapshotError::BadInput(format!(
+            "endpoint `{endpoint}` must be an http or https URL"
+        )));
+    }
+
+    let mut egress = manifest
+        .egress_policy(AnyHostGrant::NotGranted)
+        .map_err(|e| SnapshotError::Host(e.to_string()))?;
+    // The endpoint the operator chose is theirs to grant.
+    egress
+        .allow(
+            &endpoint_url.origin().ascii_serialization(),
+            RuleSource::ConfiguredEndpoint,
+        )
+        .map_err(|e| SnapshotError::BadInput(e.to_string()))?;
+
+    if let Some(min) = &spec.min_balance {
+        min.parse::<Amount>().map_err(|e| {
+            SnapshotError::BadInput(format!("min balance `{min}` is not an exact decimal: {e}"))
+        })?;
+    }
+
+    let mut options: BTreeMap<String, String> = manifest
+        .config
+        .iter()
+        .map(|(k, v)| (k.clone(), v.default.clone()))
+        .collect();
+    options.extend(spec.options.iter().cloned());
+
+    let request = SnapshotRequest {
+        token_id: spec.token_id.clone(),
+        network,
+        endpoint: endpoint.trim_end_matches('/').to_string(),
+        at: spec.at.clone(),
+        min_balance: spec.min_balance.clone(),
+        resume: spec.resume.clone(),
+        options: options.into_iter().collect(),
+    };
+    let job = JobContext {
+        plugin_id: plugin.id(),
+        gateway: gateway.clone(),
+        egress: Arc::new(egress),
+        sink,
+        max_emit_batch: 0,
+    };
+    Ok((request, job))
+}
+
+fn input_or_plugin(failure: PluginFailure) -> SnapshotError {
+    match failure.plugin_error() {
+        Some(PluginError::InvalidToken(m)) => {
+            SnapshotError::BadInput(format!("invalid token id: {m}"))
+        }
+        Some(PluginError::NotFound(m)) => SnapshotError::BadInput(format!("not found: {m}")),
+        _ => SnapshotError::Plugin(failure),
+    }
+}
+
+/// Takes one snapshot with `plugin`, collecting holders in `sink`.
+pub async fn take_snapshot(
+    plugin: Arc<LoadedPlugin>,
+    spec: &SnapshotSpec,
+    gateway: &Arc<HttpGateway>,
+    sink: Arc<CollectingSink>,
+) -> Result<TakenSnapshot, SnapshotError> {
+    let (request, job) = prepare(&plugin, spec, gateway, sink.clone())?;
+    let validate_limits = CallLimits::from_manifest(&plugin.manifest, Duration::from_secs(120));
+    let token = plugin
+        .validate_token(clone_job(&job), &validate_limits, &request)
+        .await
+        .map_err(input_or_plugin)?;
+
+    let fetch_limits = CallLimits::from_manifest(
+        &plugin.manifest,
+        spec.fetch_timeout.unwrap_or(Duration::from_secs(24 * 3600)),
+    );
+    let summary = plugin
+        .fetch_all_token_balances(job, &fetch_limits, &request)
+        .await
+        .map_err(input_or_plugin)?;
+
+    let meta = SnapshotMeta {
+        chain: plugin
+            .manifest
+            .plugin
+            .chains
+            .first()
+            .cloned()
+            .unwrap_or_default(),
+        network: request.network.clone(),
+        token_id: token.token_id.clone(),
+        token: TokenMeta {
+            name: token.name,
+            symbol: token.symbol,
+            decimals: token.decimals,
+            kind: match token.kind {
+                WitTokenKind::Fungible => TokenKind::Fungible,
+                WitTokenKind::NonFungible => TokenKind::NonFungible,
+            },
+            total_supply: token.total_supply,
+        },
+        resolved_at: summary.resolved_at,
+        plugin: PluginMeta {
+            name: plugin.manifest.plugin.name.clone(),
+            version: plugin.manifest.plugin.version.clone(),
+            sha256: plugin.sha256.clone(),
+        },
+        attributes: summary.attributes.into_iter().collect(),
+    };
+    let min_balance = spec
+        .min_balance
+        .as_deref()
+        .map(|m| m.parse::<Amount>())
+        .transpose()
+        .map_err(|e| SnapshotError::BadInput(e.to_string()))?;
+    let document = CanonicalSnapshot::build(sink.take_holders(), meta, min_balance);
+    Ok(TakenSnapshot {
+        document,
+        holders_emitted: summary.holders_emitted,
+    })
+}
+
+fn clone_job(job: &JobContext) -> JobContext {
+    JobContext {
+        plugin_id: job.plugin_id.clone(),
+        gateway: job.gateway.clone(),
+        egress: job.egress.clone(),
+        sink: job.sink.clone(),
+        max_emit_batch: job.max_emit_batch,
+    }
+}

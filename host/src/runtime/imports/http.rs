@@ -1,0 +1,99 @@
+//! `snapshot:plugin/http`: the plugin's only way out of the sandbox.
+
+use std::time::Duration;
+
+use futures::future::join_all;
+
+use crate::net::{HttpRequest, HttpResponse, NetError};
+use crate::runtime::bindings::PluginError;
+use crate::runtime::bindings::v0_1::snapshot::plugin::http::{Host, Request, Response};
+use crate::runtime::state::PluginState;
+
+/// The most requests one `send-all` may carry: the host's concurrency limits
+/// apply anyway, this only bounds the memory of one call.
+const MAX_BATCH: usize = 1024;
+
+impl Host for PluginState {
+    async fn send(&mut self, req: Request) -> wasmtime::Result<Result<Response, PluginError>> {
+        self.timed(|s| {
+            let gateway = s.job.gateway.clone();
+            let egress = s.job.egress.clone();
+            async move {
+                Ok(gateway
+                    .send(&egress, to_net(req))
+                    .await
+                    .map(from_net)
+                    .map_err(to_plugin_error))
+            }
+        })
+        .await
+    }
+
+    async fn send_all(
+        &mut self,
+        reqs: Vec<Request>,
+    ) -> wasmtime::Result<Vec<Result<Response, PluginError>>> {
+        if reqs.len() > MAX_BATCH {
+            wasmtime::bail!(
+                "send-all with {} requests exceeds the limit of {MAX_BATCH} per call",
+                reqs.len()
+            );
+        }
+        self.timed(|s| {
+            let gateway = s.job.gateway.clone();
+            let egress = s.job.egress.clone();
+            async move {
+                let calls = reqs.into_iter().map(|r| {
+                    let (gateway, egress) = (gateway.clone(), egress.clone());
+                    async move { gateway.send(&egress, to_net(r)).await }
+                });
+                Ok(join_all(calls)
+                    .await
+                    .into_iter()
+                    .map(|r| r.map(from_net).map_err(to_plugin_error))
+                    .collect())
+            }
+        })
+        .await
+    }
+
+    async fn throttle(&mut self, url: String, retry_after_ms: Option<u32>) -> wasmtime::Result<()> {
+        let wait = retry_after_ms.map(|ms| Duration::from_millis(u64::from(ms)));
+        // Only a destination the plugin may reach can be paused, so one
+        // plugin cannot stall another's upstream; a refused throttle is
+        // logged and otherwise harmless.
+        if let Err(e) = self.job.gateway.throttle_for(&self.job.egress, &url, wait) {
+            tracing::debug!(plugin = %self.job.plugin_id, "throttle ignored: {e}");
+        }
+        Ok(())
+    }
+}
+
+fn to_net(r: Request) -> HttpRequest {
+    HttpRequest {
+        method: r.method,
+        url: r.url,
+        headers: r.headers,
+        body: r.body,
+    }
+}
+
+fn from_net(r: HttpResponse) -> Response {
+    Response {
+        status: r.status,
+        headers: r.headers,
+        body: r.body,
+    }
+}
+
+/// Maps a gateway failure onto the typed WIT error the plugin sees.
+pub fn to_plugin_error(e: NetError) -> PluginError {
+    match e {
+        NetError::Denied(m) => PluginError::Denied(m),
+        NetError::TooLarge(m) => PluginError::Denied(m),
+        NetError::InvalidRequest(m) => PluginError::Denied(m),
+        NetError::RateLimited { retry_after_ms } => PluginError::RateLimited(retry_after_ms),
+        NetError::Timeout(m) => PluginError::Timeout(m),
+        NetError::Upstream(m) => PluginError::Upstream(m),
+    }
+}

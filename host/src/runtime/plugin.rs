@@ -1,0 +1,272 @@
+//! A loaded plugin and the three calls into it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use wasmtime::{Store, UpdateDeadline};
+
+use crate::runtime::bindings::v0_1::{LedgerPlugin, LedgerPluginPre};
+use crate::runtime::bindings::{FetchSummary, PluginError, PluginInfo, SnapshotRequest, TokenInfo};
+use crate::runtime::engine::PluginEngine;
+use crate::runtime::manifest::Manifest;
+use crate::runtime::state::{JobContext, LimitHit, PluginState};
+
+/// Per-call limits.
+#[derive(Clone, Debug)]
+pub struct CallLimits {
+    /// Linear memory cap.
+    pub memory_bytes: usize,
+    /// Guest CPU time (host calls excluded).
+    pub cpu: Duration,
+    /// Wall-clock bound of the whole call, HTTP waits included.
+    pub wall: Duration,
+    /// Largest `emit` batch.
+    pub max_emit_batch: usize,
+}
+
+impl CallLimits {
+    /// The manifest's limits, with wall-clock bound `wall`.
+    pub fn from_manifest(m: &Manifest, wall: Duration) -> Self {
+        CallLimits {
+            memory_bytes: (m.limits.memory_mb as usize) << 20,
+            cpu: Duration::from_secs(m.limits.cpu_seconds),
+            wall,
+            max_emit_batch: 100_000,
+        }
+    }
+}
+
+/// Why a call into a plugin did not return a value.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginFailure {
+    /// The plugin returned its typed error.
+    #[error("plugin {plugin}: {error}")]
+    Plugin { plugin: String, error: PluginError },
+    /// The plugin trapped (panic, unreachable, stack overflow, bad import
+    /// use). Permanent.
+    #[error("plugin {plugin} crashed: {reason}")]
+    Trap { plugin: String, reason: String },
+    /// A sandbox limit stopped the plugin. Permanent.
+    #[error("plugin {plugin} stopped: {reason}")]
+    Limit { plugin: String, reason: String },
+    /// The call ran past its wall-clock bound. Retryable.
+    #[error("plugin {plugin} did not finish within {0:?}", .elapsed)]
+    Timeout { plugin: String, elapsed: Duration },
+    /// The plugin could not be instantiated. Permanent.
+    #[error("plugin {plugin} could not start: {reason}")]
+    Instantiate { plugin: String, reason: String },
+}
+
+impl PluginFailure {
+    /// Whether the job queue should try again later.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            PluginFailure::Plugin { error, .. } => matches!(
+                error,
+                PluginError::Upstream(_) | PluginError::RateLimited(_) | PluginError::Timeout(_)
+            ),
+            PluginFailure::Timeout { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The plugin's typed error, when that is what failed.
+    pub fn plugin_error(&self) -> Option<&PluginError> {
+        match self {
+            PluginFailure::Plugin { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// Why a component could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Manifest(#[from] crate::runtime::manifest::ManifestError),
+    #[error("compiling the component failed: {0}")]
+    Compile(String),
+    #[error("the component does not fit this host: {0}")]
+    Link(String),
+}
+
+/// A validated, compiled and linked plugin. Immutable: a new version is a
+/// new `LoadedPlugin`, so running jobs keep the one they started with.
+pub struct LoadedPlugin {
+    pub manifest: Manifest,
+    /// Hex sha256 of the component bytes.
+    pub sha256: String,
+    /// How long compiling and linking took.
+    pub load_time: Duration,
+    pre: LedgerPluginPre<PluginState>,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("id", &self.id())
+            .field("sha256", &self.sha256)
+            .finish()
+    }
+}
+
+impl LoadedPlugin {
+    /// Reads the manifest, compiles and links `bytes`. CPU-heavy: run it on a
+    /// blocking thread.
+    pub fn load(engine: &PluginEngine, bytes: &[u8]) -> Result<LoadedPlugin, LoadError> {
+        let started = Instant::now();
+        let manifest = Manifest::from_component(bytes)?;
+        let component = engine
+            .compile(bytes)
+            .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let pre = engine
+            .prepare(&component)
+            .map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        Ok(LoadedPlugin {
+            manifest,
+            sha256: hex::encode(Sha256::digest(bytes)),
+            load_time: started.elapsed(),
+            pre,
+        })
+    }
+
+    /// `name@version`.
+    pub fn id(&self) -> String {
+        format!(
+            "{}@{}",
+            self.manifest.plugin.name, self.manifest.plugin.version
+        )
+    }
+
+    pub fn name(&self) -> &str {
+        &self.manifest.plugin.name
+    }
+
+    pub async fn describe(
+        &self,
+        job: JobContext,
+        limits: &CallLimits,
+    ) -> Result<PluginInfo, PluginFailure> {
+        let (mut store, plugin) = self.instantiate(job, limits).await?;
+        let r = tokio::time::timeout(limits.wall, plugin.call_describe(&mut store)).await;
+        self.finish(&store, limits, r)
+    }
+
+    pub async fn validate_token(
+        &self,
+        job: JobContext,
+        limits: &CallLimits,
+        req: &SnapshotRequest,
+    ) -> Result<TokenInfo, PluginFailure> {
+        let (mut store, plugin) = self.instantiate(job, limits).await?;
+        let r =
+            tokio::time::timeout(limits.wall, plugin.call_validate_token(&mut store, req)).await;
+        self.finish(&store, limits, r)?
+            .map_err(|error| self.plugin_error(error))
+    }
+
+    pub async fn fetch_all_token_balances(
+        &self,
+        job: JobContext,
+        limits: &CallLimits,
+        req: &SnapshotRequest,
+    ) -> Result<FetchSummary, PluginFailure> {
+        let (mut store, plugin) = self.instantiate(job, limits).await?;
+        let r = tokio::time::timeout(
+            limits.wall,
+            plugin.call_fetch_all_token_balances(&mut store, req),
+        )
+        .await;
+        self.finish(&store, limits, r)?
+            .map_err(|error| self.plugin_error(error))
+    }
+
+    fn plugin_error(&self, error: PluginError) -> PluginFailure {
+        PluginFailure::Plugin {
+            plugin: self.id(),
+            error,
+        }
+    }
+
+    /// A fresh store (fresh memory, fresh limits) and instance for one call.
+    async fn instantiate(
+        &self,
+        job: JobContext,
+        limits: &CallLimits,
+    ) -> Result<(Store<PluginState>, LedgerPlugin), PluginFailure> {
+        let engine = self.pre.engine();
+        let mut job = job;
+        job.max_emit_batch = limits.max_emit_batch;
+        let state = PluginState::new(job, limits.memory_bytes, limits.cpu);
+        let mut store = Store::new(engine, state);
+        store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut ctx| {
+            let s = ctx.data_mut();
+            if s.guest_time() > s.cpu_budget {
+                s.limit_hit = Some(LimitHit::Cpu);
+                wasmtime::bail!("CPU time limit exceeded");
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        let plugin = self.pre.instantiate_async(&mut store).await.map_err(|e| {
+            PluginFailure::Instantiate {
+                plugin: self.id(),
+                reason: format!("{e:#}"),
+            }
+        })?;
+        Ok((store, plugin))
+    }
+
+    /// Turns the outcome of a call into a value or a clear failure.
+    fn finish<R>(
+        &self,
+        store: &Store<PluginState>,
+        limits: &CallLimits,
+        outcome: Result<wasmtime::Result<R>, tokio::time::error::Elapsed>,
+    ) -> Result<R, PluginFailure> {
+        let plugin = self.id();
+        let trap = match outcome {
+            Err(_) => {
+                return Err(PluginFailure::Timeout {
+                    plugin,
+                    elapsed: limits.wall,
+                });
+            }
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(trap)) => trap,
+        };
+        match store.data().limit_hit {
+            Some(LimitHit::Memory) => Err(PluginFailure::Limit {
+                plugin,
+                reason: format!("memory limit of {} MiB exceeded", limits.memory_bytes >> 20),
+            }),
+            Some(LimitHit::Cpu) => Err(PluginFailure::Limit {
+                plugin,
+                reason: format!("CPU time limit of {:?} exceeded", limits.cpu),
+            }),
+            None => {
+                let mut reason = trap_reason(&trap);
+                let tail = store.data().stderr_tail();
+                if !tail.is_empty() {
+                    reason.push_str("; plugin stderr: ");
+                    reason.push_str(&tail);
+                }
+                Err(PluginFailure::Trap { plugin, reason })
+            }
+        }
+    }
+}
+
+/// The trap's message without the wasm backtrace (logged separately).
+fn trap_reason(e: &wasmtime::Error) -> String {
+    if let Some(code) = e.downcast_ref::<wasmtime::Trap>() {
+        return code.to_string();
+    }
+    let text = format!("{e:#}");
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+/// Shared handle to a loaded plugin version.
+pub type PluginHandle = Arc<LoadedPlugin>;

@@ -1,0 +1,675 @@
+//! The pinned, sharded walk over `/api/v1/tokens/{id}/balances`.
+//!
+//! 1. **Probe**: two one-row pages (`order=desc` and `order=asc`) at
+//!    `timestamp=lte:<at or now>` give the highest and lowest holder account
+//!    and the balance snapshot the mirror node resolved (`resolved_at`).
+//! 2. **Shards**: `[lowest, highest]` is cut into account-id ranges
+//!    (`account.id=gte:A&account.id=lt:B`, which the API ANDs). Every round
+//!    sends one page request per active shard through the host's concurrent
+//!    batch import, so throughput follows the host's rate limit instead of one
+//!    round trip per page. Every later page is pinned to
+//!    `timestamp=lte:<resolved_at>` (so a balance file imported mid-run cannot
+//!    move the snapshot) and must report exactly `resolved_at`.
+//! 3. **Rebalance**: when shards finish unevenly, the range with the most
+//!    estimated holders left is split in two, keeping the target parallelism.
+//! 4. After each round the rows are emitted and the shard cursors recorded as
+//!    a checkpoint, so an interrupted run resumes where it stopped.
+//!
+//! A shard ends only when the mirror node's `links.next` is null: a short
+//! page does not prove the end (the server may clamp `limit`).
+
+use serde::{Deserialize, Serialize};
+use snapshot_plugin_sdk::{Holder, PluginError};
+
+use crate::mirror::{BalancesPage, error_text};
+use crate::token_id::EntityId;
+
+/// What the walk needs from the host; the plugin wires it to the WIT imports,
+/// tests to an in-memory mirror node.
+pub trait Host {
+    /// Sends GET requests concurrently; `(status, body)` per URL, in order.
+    fn get_all(&mut self, urls: &[String]) -> Vec<Result<(u16, Vec<u8>), PluginError>>;
+    fn emit(&mut self, holders: &[Holder]) -> Result<(), PluginError>;
+    fn checkpoint(&mut self, state: &str);
+    fn progress(&mut self, done: u64, total: Option<u64>);
+}
+
+/// Tunables, from the request options.
+#[derive(Clone, Debug)]
+pub struct WalkOptions {
+    /// Target number of concurrent shards (1 = one cursor).
+    pub shards: usize,
+    /// Rows per page asked for (the mirror node allows at most 100).
+    pub page_size: u32,
+    /// Lower bound pushed down as `account.balance=gte:` (else `gt:0`).
+    pub min_balance: Option<u64>,
+}
+
+impl Default for WalkOptions {
+    fn default() -> Self {
+        WalkOptions {
+            shards: 16,
+            page_size: 100,
+            min_balance: None,
+        }
+    }
+}
+
+/// One account-id range `[start, end)` and how far it has been read.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Shard {
+    pub start: u64,
+    pub end: u64,
+    /// Last account number read; the next page asks for `account.id=gt:after`.
+    pub after: Option<u64>,
+    /// Holders read from this range so far.
+    #[serde(default)]
+    pub rows: u64,
+    /// Holders per account number expected before this range has read
+    /// anything (inherited from the range it was split from).
+    #[serde(default = "optimistic_density")]
+    pub density_hint: f64,
+}
+
+fn optimistic_density() -> f64 {
+    1.0
+}
+
+impl Shard {
+    fn next_start(&self) -> u64 {
+        self.after.map_or(self.start, |a| a + 1)
+    }
+
+    fn remaining_span(&self) -> u64 {
+        self.end.saturating_sub(self.next_start())
+    }
+
+    fn fresh(start: u64, end: u64, density_hint: f64) -> Shard {
+        Shard {
+            start,
+            end,
+            after: None,
+            rows: 0,
+            density_hint,
+        }
+    }
+
+    /// Holders per account number: measured once the range has been read
+    /// from, the hint before.
+    fn density(&self) -> f64 {
+        let covered = self.next_start() - self.start;
+        if covered > 0 {
+            self.rows as f64 / covered as f64
+        } else {
+            self.density_hint
+        }
+    }
+
+    /// A guess of the holders left in the range (planning only).
+    fn estimated_rows_left(&self) -> f64 {
+        self.remaining_span() as f64 * self.density()
+    }
+}
+
+/// The resumable state, written after every round.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Format version of this state.
+    pub v: u32,
+    pub token: String,
+    /// The `timestamp=lte:` bound of the probe.
+    pub pin: String,
+    /// The snapshot every page must come from (None: the token had no
+    /// holders at `pin`).
+    pub resolved_at: Option<String>,
+    /// Account-number span covered by the walk, `[lo, hi)`.
+    pub lo: u64,
+    pub hi: u64,
+    pub shards: Vec<Shard>,
+    pub rows: u64,
+}
+
+/// Result of a finished walk.
+#[derive(Debug, PartialEq)]
+pub struct WalkResult {
+    pub resolved_at: String,
+    pub rows: u64,
+}
+
+/// Walks every holder of `token` at `pin` (or resumes `resume`).
+pub fn walk(
+    host: &mut dyn Host,
+    base_url: &str,
+    token: EntityId,
+    pin: &str,
+    resume: Option<Checkpoint>,
+    opts: &WalkOptions,
+) -> Result<WalkResult, PluginError> {
+    let target = opts.shards.clamp(1, 256);
+    let mut state = match resume {
+        Some(cp) => {
+            if cp.v != 1 || cp.token != token.to_string() {
+                return Err(PluginError::Internal(format!(
+                    "checkpoint is for token {} (v{}), not {token}",
+                    cp.token, cp.v
+                )));
+            }
+            cp
+        }
+        None => probe(host, base_url, token, pin, target, opts)?,
+    };
+    let Some(resolved_at) = state.resolved_at.clone() else {
+        return Ok(WalkResult {
+            resolved_at: state.pin,
+            rows: 0,
+        });
+    };
+
+    while !state.shards.is_empty() {
+        let urls: Vec<String> = state
+            .shards
+            .iter()
+            .map(|s| page_url(base_url, token, s, &resolved_at, opts))
+            .collect();
+        let replies = host.get_all(&urls);
+        let mut holders = Vec::new();
+        let mut finished = vec![false; state.shards.len()];
+        for ((shard, reply), (url, done)) in state
+            .shards
+            .iter_mut()
+            .zip(replies)
+            .zip(urls.iter().zip(finished.iter_mut()))
+        {
+            let page = parse_page(reply, url)?;
+            check_snapshot(&page, &resolved_at, url)?;
+            let mut last = shard.after;
+            for row in &page.balances {
+                let account = EntityId::parse(&row.account).map_err(|e| {
+                    PluginError::Upstream(format!("{url}: bad account in reply: {e}"))
+                })?;
+                let in_order = last.is_none_or(|l| account.num > l);
+                if account.shard != token.shard
+                    || account.realm != token.realm
+                    || account.num < shard.next_start()
+                    || account.num >= shard.end
+                    || !in_order
+                {
+                    return Err(PluginError::Upstream(format!(
+                        "{url}: account {account} is outside the requested range or out of order"
+                    )));
+                }
+                if row.balance < 0 {
+                    return Err(PluginError::Upstream(format!(
+                        "{url}: negative balance {} for {account}",
+                        row.balance
+                    )));
+                }
+                last = Some(account.num);
+                shard.rows += 1;
+                if row.balance > 0 {
+                    holders.push(Holder::new(account.to_string(), row.balance.to_string()));
+                }
+            }
+            match (&page.links.next, last == shard.after) {
+                (None, _) => *done = true,
+                (Some(next), true) => {
+                    return Err(PluginError::Upstream(format!(
+                        "{url}: an empty page links to {next}; refusing to loop"
+                    )));
+                }
+                (Some(_), false) => shard.after = last,
+            }
+        }
+        let mut finished = finished.into_iter();
+        state.shards.retain(|_| !finished.next().unwrap_or(false));
+        state.rows += holders.len() as u64;
+        host.emit(&holders)?;
+        rebalance(&mut state, target, opts.page_size);
+        host.checkpoint(&serde_json::to_string(&state).expect("checkpoint serializes"));
+        host.progress(state.rows, estimate_total(&state));
+    }
+    Ok(WalkResult {
+        resolved_at,
+        rows: state.rows,
+    })
+}
+
+fn probe(
+    host: &mut dyn Host,
+    base_url: &str,
+    token: EntityId,
+    pin: &str,
+    target: usize,
+    opts: &WalkOptions,
+) -> Result<Checkpoint, PluginError> {
+    let balance = balance_filter(opts);
+    let urls: Vec<String> = ["desc", "asc"]
+        .iter()
+        .map(|order| {
+            format!(
+                "{base_url}/api/v1/tokens/{token}/balances?{balance}&limit=1&order={order}&timestamp=lte:{pin}"
+            )
+        })
+        .collect();
+    let mut pages = Vec::new();
+    for (reply, url) in host.get_all(&urls).into_iter().zip(&urls) {
+        pages.push(parse_page(reply, url)?);
+    }
+    let (highest, lowest) = (&pages[0], &pages[1]);
+    let mut cp = Checkpoint {
+        v: 1,
+        token: token.to_string(),
+        pin: pin.to_string(),
+        resolved_at: None,
+        lo: 0,
+        hi: 0,
+        shards: Vec::new(),
+        rows: 0,
+    };
+    let (Some(hi_row), Some(lo_row)) = (highest.balances.first(), lowest.balances.first()) else {
+        return Ok(cp);
+    };
+    let resolved = highest.timestamp.clone().ok_or_else(|| {
+        PluginError::Upstream(format!("{}: rows without a snapshot timestamp", urls[0]))
+    })?;
+    check_snapshot(lowest, &resolved, &urls[1])?;
+    let parse = |row: &crate::mirror::BalanceRow| {
+        EntityId::parse(&row.account)
+            .map_err(|e| PluginError::Upstream(format!("bad account in probe reply: {e}")))
+    };
+    let (lo, hi) = (parse(lo_row)?.num, parse(hi_row)?.num + 1);
+    if lo >= hi {
+        return Err(PluginError::Upstream(format!(
+            "probe replies disagree: lowest holder {lo} is not below highest {hi}"
+        )));
+    }
+    cp.resolved_at = Some(resolved);
+    cp.lo = lo;
+    cp.hi = hi;
+    let n = (target as u64).min(hi - lo);
+    cp.shards = (0..n)
+        .map(|i| {
+            Shard::fresh(
+                lo + (hi - lo) * i / n,
+                lo + (hi - lo) * (i + 1) / n,
+                optimistic_density(),
+            )
+        })
+        .collect();
+    Ok(cp)
+}
+
+fn balance_filter(opts: &WalkOptions) -> String {
+    match opts.min_balance {
+        Some(min) if min > 0 => format!("account.balance=gte:{min}"),
+        _ => "account.balance=gt:0".to_string(),
+    }
+}
+
+fn page_url(
+    base_url: &str,
+    token: EntityId,
+    shard: &Shard,
+    resolved_at: &str,
+    opts: &WalkOptions,
+) -> String {
+    let lower = match shard.after {
+        Some(after) => format!("gt:{}", token.with_num(after)),
+        None => format!("gte:{}", token.with_num(shard.start)),
+    };
+    format!(
+        "{base_url}/api/v1/tokens/{token}/balances?account.id={lower}&account.id=lt:{}&{}&limit={}&order=asc&timestamp=lte:{resolved_at}",
+        token.with_num(shard.end),
+        balance_filter(opts),
+        opts.page_size.clamp(1, 100),
+    )
+}
+
+fn parse_page(
+    reply: Result<(u16, Vec<u8>), PluginError>,
+    url: &str,
+) -> Result<BalancesPage, PluginError> {
+    let (status, body) = reply?;
+    if status != 200 {
+        return Err(PluginError::Upstream(format!(
+            "{url}: HTTP {status}: {}",
+            error_text(&body)
+        )));
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| PluginError::Upstream(format!("{url}: malformed balances page: {e}")))
+}
+
+/// Every page must come from the pinned snapshot; an empty page may carry no
+/// timestamp at all (the mirror node answers `null` for an empty range).
+fn check_snapshot(page: &BalancesPage, resolved_at: &str, url: &str) -> Result<(), PluginError> {
+    match &page.timestamp {
+        Some(ts) if ts != resolved_at => Err(PluginError::Upstream(format!(
+            "{url}: inconsistent snapshot: page is from {ts}, the walk is pinned at {resolved_at}"
+        ))),
+        None if !page.balances.is_empty() => Err(PluginError::Upstream(format!(
+            "{url}: rows without a snapshot timestamp"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Refills the free shard slots by splitting the range with the most
+/// estimated holders left into equal parts. A range is split only when it
+/// likely holds at least two more pages: each split costs one extra
+/// partly-filled page.
+fn rebalance(state: &mut Checkpoint, target: usize, page_size: u32) {
+    let page = f64::from(page_size.max(1));
+    while state.shards.len() < target {
+        let Some(best) = (0..state.shards.len()).max_by(|&a, &b| {
+            let (a, b) = (&state.shards[a], &state.shards[b]);
+            a.estimated_rows_left().total_cmp(&b.estimated_rows_left())
+        }) else {
+            return;
+        };
+        let shard = state.shards[best].clone();
+        let pages_left = shard.estimated_rows_left() / page;
+        if pages_left < 2.0 || shard.remaining_span() < 2 {
+            return;
+        }
+        let free = target - state.shards.len();
+        let parts = ((free + 1) as u64)
+            .min((pages_left / 2.0) as u64)
+            .min(shard.remaining_span())
+            .max(2);
+        let (from, span, density) = (shard.next_start(), shard.remaining_span(), shard.density());
+        let cut = |i: u64| from + span * i / parts;
+        state.shards[best].end = cut(1);
+        for i in 1..parts {
+            state.shards.push(Shard::fresh(cut(i), cut(i + 1), density));
+        }
+    }
+}
+
+fn covered_span(state: &Checkpoint) -> u64 {
+    let remaining: u64 = state.shards.iter().map(Shard::remaining_span).sum();
+    (state.hi - state.lo).saturating_sub(remaining)
+}
+
+/// Holders seen so far scaled by the share of the account space covered: a
+/// rough total for a progress bar, never used for the result.
+fn estimate_total(state: &Checkpoint) -> Option<u64> {
+    let covered = covered_span(state);
+    if covered == 0 {
+        return None;
+    }
+    if state.shards.is_empty() {
+        return Some(state.rows);
+    }
+    let span = state.hi - state.lo;
+    Some(((state.rows as u128 * span as u128) / covered as u128) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// An in-memory mirror node answering the URLs the walk builds.
+    struct FakeMirror {
+        snapshot: String,
+        balances: BTreeMap<u64, i64>,
+        requests: usize,
+        emitted: Vec<Holder>,
+        checkpoints: Vec<String>,
+        max_batch: usize,
+    }
+
+    impl FakeMirror {
+        fn new(holders: impl IntoIterator<Item = (u64, i64)>) -> Self {
+            FakeMirror {
+                snapshot: "1700000000.000000000".into(),
+                balances: holders.into_iter().collect(),
+                requests: 0,
+                emitted: Vec::new(),
+                checkpoints: Vec::new(),
+                max_batch: 0,
+            }
+        }
+
+        fn answer(&self, url: &str) -> String {
+            let query = url.split_once('?').unwrap().1;
+            let (mut lo, mut hi, mut limit, mut desc) = (0u64, u64::MAX, 25usize, false);
+            for pair in query.split('&') {
+                let (k, v) = pair.split_once('=').unwrap();
+                let num = |v: &str| v.rsplit('.').next().unwrap().parse::<u64>().unwrap();
+                match (k, v.split_once(':')) {
+                    ("account.id", Some(("gte", x))) => lo = lo.max(num(x)),
+                    ("account.id", Some(("gt", x))) => lo = lo.max(num(x) + 1),
+                    ("account.id", Some(("lt", x))) => hi = hi.min(num(x)),
+                    ("limit", _) => limit = v.parse::<usize>().unwrap().min(100),
+                    ("order", _) => desc = v == "desc",
+                    _ => {}
+                }
+            }
+            let mut rows: Vec<(u64, i64)> = self
+                .balances
+                .range(lo..hi)
+                .filter(|(_, b)| **b > 0)
+                .map(|(a, b)| (*a, *b))
+                .collect();
+            if desc {
+                rows.reverse();
+            }
+            let full = rows.len() > limit;
+            rows.truncate(limit);
+            let next = if full || rows.len() == limit {
+                format!(
+                    "\"/api/v1/next?account.id=gt:0.0.{}\"",
+                    rows.last().unwrap().0
+                )
+            } else {
+                "null".into()
+            };
+            let ts = if rows.is_empty() {
+                "null".to_string()
+            } else {
+                format!("\"{}\"", self.snapshot)
+            };
+            let body: Vec<String> = rows
+                .iter()
+                .map(|(a, b)| format!(r#"{{"account":"0.0.{a}","balance":{b},"decimals":2}}"#))
+                .collect();
+            format!(
+                r#"{{"timestamp":{ts},"balances":[{}],"links":{{"next":{next}}}}}"#,
+                body.join(",")
+            )
+        }
+    }
+
+    impl Host for FakeMirror {
+        fn get_all(&mut self, urls: &[String]) -> Vec<Result<(u16, Vec<u8>), PluginError>> {
+            self.requests += urls.len();
+            self.max_batch = self.max_batch.max(urls.len());
+            urls.iter()
+                .map(|u| Ok((200, self.answer(u).into_bytes())))
+                .collect()
+        }
+        fn emit(&mut self, holders: &[Holder]) -> Result<(), PluginError> {
+            self.emitted.extend_from_slice(holders);
+            Ok(())
+        }
+        fn checkpoint(&mut self, state: &str) {
+            self.checkpoints.push(state.to_string());
+        }
+        fn progress(&mut self, _: u64, _: Option<u64>) {}
+    }
+
+    fn token() -> EntityId {
+        EntityId::parse("0.0.1000").unwrap()
+    }
+
+    fn emitted_map(h: &[Holder]) -> BTreeMap<String, String> {
+        h.iter()
+            .map(|h| (h.account.clone(), h.balance.clone()))
+            .collect()
+    }
+
+    fn expected(m: &FakeMirror) -> BTreeMap<String, String> {
+        m.balances
+            .iter()
+            .filter(|(_, b)| **b > 0)
+            .map(|(a, b)| (format!("0.0.{a}"), b.to_string()))
+            .collect()
+    }
+
+    /// Skewed ids: dense low accounts, sparse high ones, some zero balances.
+    fn skewed(n: u64) -> Vec<(u64, i64)> {
+        (0..n)
+            .map(|i| {
+                let account = if i % 10 == 0 {
+                    5_000_000 + i * 997
+                } else {
+                    1_000 + i
+                };
+                let balance = if i % 13 == 0 { 0 } else { (i as i64 + 1) * 7 };
+                (account, balance)
+            })
+            .chain([(9_999_999, i64::MAX)])
+            .collect()
+    }
+
+    #[test]
+    fn sharded_walk_returns_every_holder_once() {
+        let mut m = FakeMirror::new(skewed(5_000));
+        let r = walk(
+            &mut m,
+            "http://x",
+            token(),
+            "2000000000.0",
+            None,
+            &WalkOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(r.resolved_at, "1700000000.000000000");
+        assert_eq!(m.emitted.len(), expected(&m).len(), "no duplicates");
+        assert_eq!(emitted_map(&m.emitted), expected(&m));
+        assert_eq!(m.max_batch, 16);
+    }
+
+    #[test]
+    fn one_cursor_walk_matches_the_sharded_one() {
+        let mut m = FakeMirror::new(skewed(1_000));
+        let opts = WalkOptions {
+            shards: 1,
+            ..WalkOptions::default()
+        };
+        walk(&mut m, "http://x", token(), "2000000000.0", None, &opts).unwrap();
+        assert_eq!(emitted_map(&m.emitted), expected(&m));
+        assert_eq!(m.max_batch, 2, "probe pair, then one page at a time");
+    }
+
+    #[test]
+    fn shards_are_rebalanced_when_one_range_holds_most_holders() {
+        // All holders in the first 1/16 of the span: without splitting, one
+        // shard would do all the work.
+        let holders = (0..3_000u64).map(|i| (10 + i, 5)).chain([(1_000_000, 1)]);
+        let mut m = FakeMirror::new(holders);
+        walk(
+            &mut m,
+            "http://x",
+            token(),
+            "2000000000.0",
+            None,
+            &WalkOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(emitted_map(&m.emitted), expected(&m));
+        let rounds = m.checkpoints.len();
+        assert!(
+            rounds < 12,
+            "30 pages should take few rounds, took {rounds}"
+        );
+    }
+
+    #[test]
+    fn resuming_from_any_checkpoint_gives_the_same_holders() {
+        let mut full = FakeMirror::new(skewed(2_000));
+        walk(
+            &mut full,
+            "http://x",
+            token(),
+            "2000000000.0",
+            None,
+            &WalkOptions::default(),
+        )
+        .unwrap();
+        for cp in full.checkpoints.iter().step_by(3) {
+            let cp: Checkpoint = serde_json::from_str(cp).unwrap();
+            let mut resumed = FakeMirror::new(skewed(2_000));
+            resumed.emitted = full.emitted[..cp.rows as usize].to_vec();
+            walk(
+                &mut resumed,
+                "http://x",
+                token(),
+                "ignored",
+                Some(cp),
+                &WalkOptions::default(),
+            )
+            .unwrap();
+            assert_eq!(emitted_map(&resumed.emitted), expected(&resumed));
+        }
+    }
+
+    #[test]
+    fn a_page_from_another_snapshot_fails_loudly() {
+        struct Drifting(FakeMirror);
+        impl Host for Drifting {
+            fn get_all(&mut self, urls: &[String]) -> Vec<Result<(u16, Vec<u8>), PluginError>> {
+                let r = self.0.get_all(urls);
+                self.0.snapshot = "1700000900.000000000".into();
+                r
+            }
+            fn emit(&mut self, h: &[Holder]) -> Result<(), PluginError> {
+                self.0.emit(h)
+            }
+            fn checkpoint(&mut self, s: &str) {
+                self.0.checkpoint(s)
+            }
+            fn progress(&mut self, d: u64, t: Option<u64>) {
+                self.0.progress(d, t)
+            }
+        }
+        let mut m = Drifting(FakeMirror::new(skewed(500)));
+        let err = walk(
+            &mut m,
+            "http://x",
+            token(),
+            "2000000000.0",
+            None,
+            &WalkOptions::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, PluginError::Upstream(m) if m.contains("inconsistent snapshot")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_token_without_holders_resolves_to_the_pin() {
+        let mut m = FakeMirror::new([(5, 0)]);
+        let r = walk(
+            &mut m,
+            "http://x",
+            token(),
+            "1234.000000000",
+            None,
+            &WalkOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            r,
+            WalkResult {
+                resolved_at: "1234.000000000".into(),
+                rows: 0
+            }
+        );
+        assert!(m.emitted.is_empty());
+    }
+}

@@ -1,0 +1,359 @@
+//! The HTTP server: configuration knobs, request counters, rate limiting, fault injection, churn.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::query::LimitConfig;
+use super::routes::{RouteState, error_response, router};
+use super::state::SharedState;
+
+/// When balances churn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChurnTrigger {
+    /// After every `n`-th request that reached a route (not rate limited, not failed).
+    EveryRequests(u64),
+    /// On a timer, independent of traffic.
+    Interval(Duration),
+}
+
+/// Balance churn: moves between random holders, then a new snapshot with a later timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChurnConfig {
+    pub trigger: ChurnTrigger,
+    /// Transfers per token per churn.
+    pub moves: usize,
+}
+
+/// Behaviour knobs of a [`MirrorNodeSimulator`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimulatorConfig {
+    /// Port to bind on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Added to every response, including 429s and injected errors (it models the network).
+    pub latency: Duration,
+    /// Requests per second; above it the reply is 429. `None` = unlimited.
+    pub rate_limit: Option<f64>,
+    /// Token-bucket capacity; `None` = rate/10 (at least 1), i.e. only short bursts are allowed.
+    pub burst: Option<f64>,
+    /// Share of requests (0.0–1.0) answered 503, drawn from an RNG seeded with `seed`.
+    pub error_ratio: f64,
+    pub churn: Option<ChurnConfig>,
+    /// Seeds the fault-injection and churn RNG.
+    pub seed: u64,
+    /// `response.limit.default` / `max`.
+    pub limits: LimitConfig,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            latency: Duration::ZERO,
+            rate_limit: None,
+            burst: None,
+            error_ratio: 0.0,
+            churn: None,
+            seed: 0,
+            limits: LimitConfig::default(),
+        }
+    }
+}
+
+/// Counters readable while the simulator runs.
+#[derive(Debug, Default)]
+pub struct SimulatorStats {
+    /// Every request received.
+    pub requests: AtomicU64,
+    /// Requests that reached a route.
+    pub served: AtomicU64,
+    /// 429 replies.
+    pub rate_limited: AtomicU64,
+    /// Injected 503 replies.
+    pub injected_errors: AtomicU64,
+    /// Churn rounds applied.
+    pub churns: AtomicU64,
+    /// Most requests received within one wall-clock second since start.
+    pub peak_per_second: AtomicU64,
+    /// (second since start, requests in it) for `peak_per_second`.
+    current_second: Mutex<(u64, u64)>,
+}
+
+impl SimulatorStats {
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+    pub fn served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
+    }
+    pub fn rate_limited(&self) -> u64 {
+        self.rate_limited.load(Ordering::Relaxed)
+    }
+    pub fn injected_errors(&self) -> u64 {
+        self.injected_errors.load(Ordering::Relaxed)
+    }
+    pub fn churns(&self) -> u64 {
+        self.churns.load(Ordering::Relaxed)
+    }
+    pub fn peak_per_second(&self) -> u64 {
+        self.peak_per_second.load(Ordering::Relaxed)
+    }
+
+    fn count_request(&self, second: u64) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let mut current = self.current_second.lock().expect("stats lock poisoned");
+        if current.0 == second {
+            current.1 += 1;
+        } else {
+            *current = (second, 1);
+        }
+        self.peak_per_second.fetch_max(current.1, Ordering::Relaxed);
+    }
+}
+
+/// A token bucket: `rate` tokens per second, at most `burst` stored. A request takes one token
+/// or is refused. Chosen over a fixed one-second window because it cannot be gamed by bunching
+/// requests at a window edge, which is how real gateways behave.
+#[derive(Debug)]
+struct TokenBucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    refilled_at: Instant,
+}
+
+impl TokenBucket {
+    fn new(rate: f64, burst: f64) -> Self {
+        Self {
+            rate,
+            burst,
+            tokens: burst,
+            refilled_at: Instant::now(),
+        }
+    }
+
+    fn try_take(&mut self) -> bool {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.refilled_at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.refilled_at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+struct Shared {
+    config: SimulatorConfig,
+    state: SharedState,
+    stats: Arc<SimulatorStats>,
+    bucket: Option<Mutex<TokenBucket>>,
+    rng: Mutex<StdRng>,
+    started: Instant,
+}
+
+impl Shared {
+    fn churn(&self) {
+        let Some(churn) = self.config.churn else {
+            return;
+        };
+        let mut rng = self.rng.lock().expect("rng lock poisoned");
+        let mut state = self.state.write().expect("state lock poisoned");
+        let at = state.churn(&mut *rng, churn.moves);
+        self.stats.churns.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(snapshot = at, "balances churned");
+    }
+}
+
+/// The Hedera mirror-node REST simulator.
+pub struct MirrorNodeSimulator;
+
+impl MirrorNodeSimulator {
+    /// Binds 127.0.0.1 (port from the config, 0 = any) and serves until the returned handle is
+    /// shut down or dropped. Must be called within a tokio runtime.
+    pub async fn start(
+        config: SimulatorConfig,
+        state: SharedState,
+    ) -> anyhow::Result<RunningSimulator> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
+        let address = listener.local_addr()?;
+        let bucket = config.rate_limit.map(|rate| {
+            let burst = config.burst.unwrap_or((rate / 10.0).max(1.0));
+            Mutex::new(TokenBucket::new(rate, burst))
+        });
+        let stats = Arc::new(SimulatorStats::default());
+        let shared = Arc::new(Shared {
+            rng: Mutex::new(StdRng::seed_from_u64(config.seed)),
+            bucket,
+            stats: Arc::clone(&stats),
+            state: Arc::clone(&state),
+            started: Instant::now(),
+            config,
+        });
+        let app = router(Arc::new(RouteState {
+            state: Arc::clone(&state),
+            limits: shared.config.limits,
+        }))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            behaviour,
+        ));
+
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let result = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+            if let Err(error) = result {
+                tracing::warn!(%error, "mirror-node simulator stopped with an error");
+            }
+        });
+        let churn_task = match shared.config.churn {
+            Some(ChurnConfig {
+                trigger: ChurnTrigger::Interval(period),
+                ..
+            }) => {
+                let shared = Arc::clone(&shared);
+                Some(tokio::spawn(async move {
+                    let mut ticker = tokio::time::interval(period);
+                    ticker.tick().await; // the first tick is immediate
+                    loop {
+                        ticker.tick().await;
+                        shared.churn();
+                    }
+                }))
+            }
+            _ => None,
+        };
+        Ok(RunningSimulator {
+            address,
+            state,
+            stats,
+            stop: Some(stop),
+            server: Some(server),
+            churn_task,
+        })
+    }
+}
+
+/// Middleware applying the knobs, in this order: count, latency, rate limit, fault injection,
+/// route, churn.
+async fn behaviour(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    shared
+        .stats
+        .count_request(shared.started.elapsed().as_secs());
+    if !shared.config.latency.is_zero() {
+        tokio::time::sleep(shared.config.latency).await;
+    }
+    if let Some(bucket) = &shared.bucket {
+        let allowed = bucket.lock().expect("bucket lock poisoned").try_take();
+        if !allowed {
+            shared.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+            let mut response = error_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                vec!["Too Many Requests".to_owned()],
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return response;
+        }
+    }
+    if shared.config.error_ratio > 0.0 {
+        let fail = shared
+            .rng
+            .lock()
+            .expect("rng lock poisoned")
+            .random_bool(shared.config.error_ratio.clamp(0.0, 1.0));
+        if fail {
+            shared.stats.injected_errors.fetch_add(1, Ordering::Relaxed);
+            return error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                vec!["Service Unavailable".to_owned()],
+            );
+        }
+    }
+    let response = next.run(request).await;
+    let served = shared.stats.served.fetch_add(1, Ordering::Relaxed) + 1;
+    // Churn after answering, so the page just served was consistent with itself and the next
+    // request sees a changed ledger.
+    if let Some(ChurnConfig {
+        trigger: ChurnTrigger::EveryRequests(every),
+        ..
+    }) = shared.config.churn
+        && every > 0
+        && served % every == 0
+    {
+        shared.churn();
+    }
+    response
+}
+
+/// A started simulator. Dropping it stops the server.
+pub struct RunningSimulator {
+    address: SocketAddr,
+    state: SharedState,
+    stats: Arc<SimulatorStats>,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+    churn_task: Option<JoinHandle<()>>,
+}
+
+impl RunningSimulator {
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The live state; lock it to read or mutate while the server runs.
+    pub fn state(&self) -> &SharedState {
+        &self.state
+    }
+
+    pub fn stats(&self) -> &Arc<SimulatorStats> {
+        &self.stats
+    }
+
+    /// Stops accepting requests and waits for in-flight ones to finish.
+    pub async fn shutdown(mut self) {
+        self.signal_stop();
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+
+    fn signal_stop(&mut self) {
+        if let Some(task) = self.churn_task.take() {
+            task.abort();
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl Drop for RunningSimulator {
+    fn drop(&mut self) {
+        // Graceful stop without waiting (Drop cannot await); the server task ends on its own.
+        self.signal_stop();
+    }
+}
