@@ -19,7 +19,7 @@ use crate::config::{RateLimitOverride, net_config};
 use crate::jobs::{CollectingSink, SnapshotError, SnapshotSpec, take_snapshot};
 use crate::net::HttpGateway;
 use crate::registry::PluginRegistry;
-use crate::runtime::{EngineOptions, PluginEngine};
+use crate::runtime::{CompileCache, EngineOptions, PluginEngine};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -156,7 +156,7 @@ pub fn main() -> ExitCode {
 
 async fn registry(plugins_dir: Option<&Path>) -> Result<PluginRegistry, Failure> {
     let engine = PluginEngine::new(EngineOptions::default())?;
-    let registry = PluginRegistry::new(engine);
+    let registry = PluginRegistry::new(engine, default_cache_dir().map(CompileCache::new));
     registry.load_bundled().await?;
     if let Some(dir) = plugins_dir {
         registry.load_dir(dir).await?;
@@ -290,4 +290,16 @@ fn progress_bar() -> ProgressBar {
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
+}
+
+/// `$SNAPSHOT_CACHE_DIR`, else `$XDG_CACHE_HOME/snapshot-host`, else
+/// `~/.cache/snapshot-host`; none when no home is known (compile every run).
+fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("SNAPSHOT_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("snapshot-host").join("components"))
 }

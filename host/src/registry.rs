@@ -12,7 +12,7 @@ use std::sync::{Arc, RwLock};
 use anyhow::{Context as _, anyhow};
 
 use crate::runtime::plugin::LoadError;
-use crate::runtime::{LoadedPlugin, PluginEngine};
+use crate::runtime::{CompileCache, LoadedPlugin, PluginEngine};
 
 /// The plugins compiled into this binary: `(name, component bytes)`.
 pub const BUNDLED: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/bundled_plugins.rs"));
@@ -34,13 +34,16 @@ pub struct RegisteredPlugin {
 /// The set of loaded plugins, by name.
 pub struct PluginRegistry {
     engine: Arc<PluginEngine>,
+    cache: Option<CompileCache>,
     plugins: RwLock<BTreeMap<String, RegisteredPlugin>>,
 }
 
 impl PluginRegistry {
-    pub fn new(engine: Arc<PluginEngine>) -> Self {
+    /// A registry compiling with `engine`, caching compiled code in `cache`.
+    pub fn new(engine: Arc<PluginEngine>, cache: Option<CompileCache>) -> Self {
         PluginRegistry {
             engine,
+            cache,
             plugins: RwLock::new(BTreeMap::new()),
         }
     }
@@ -90,9 +93,12 @@ impl PluginRegistry {
         origin: PluginOrigin,
     ) -> Result<Arc<LoadedPlugin>, LoadError> {
         let engine = self.engine.clone();
-        let plugin = tokio::task::spawn_blocking(move || LoadedPlugin::load(&engine, &bytes))
-            .await
-            .map_err(|e| LoadError::Compile(format!("compiler thread failed: {e}")))??;
+        let cache = self.cache.clone();
+        let plugin = tokio::task::spawn_blocking(move || {
+            LoadedPlugin::load_cached(&engine, &bytes, cache.as_ref())
+        })
+        .await
+        .map_err(|e| LoadError::Compile(format!("compiler thread failed: {e}")))??;
         let plugin = Arc::new(plugin);
         let entry = RegisteredPlugin {
             plugin: plugin.clone(),

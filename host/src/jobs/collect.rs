@@ -1,8 +1,8 @@
 //! An in-memory [`JobSink`]: de-duplicates emitted holders into a
 //! [`HolderSet`] and reports progress to a callback.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
@@ -17,7 +17,7 @@ pub struct CollectingSink {
     plugin_id: String,
     holders: Mutex<HolderSet>,
     checkpoint: Mutex<Option<String>>,
-    cancelled: AtomicBool,
+    cancelled: Arc<AtomicBool>,
     on_progress: Option<ProgressFn>,
 }
 
@@ -27,7 +27,7 @@ impl CollectingSink {
             plugin_id: plugin_id.into(),
             holders: Mutex::new(HolderSet::new()),
             checkpoint: Mutex::new(None),
-            cancelled: AtomicBool::new(false),
+            cancelled: Arc::new(AtomicBool::new(false)),
             on_progress: None,
         }
     }
@@ -40,6 +40,12 @@ impl CollectingSink {
     /// Makes the plugin's next `emit` return `cancelled`.
     pub fn cancel(&self) {
         self.cancelled.store(true, Ordering::SeqCst);
+    }
+
+    /// A flag that cancels the job when set (e.g. from a progress callback
+    /// or an API call); clearing it lets a resumed run emit again.
+    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
+        self.cancelled.clone()
     }
 
     /// Takes the collected holders out of the sink.

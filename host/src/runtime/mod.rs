@@ -7,11 +7,14 @@
 //!   component's custom section without running it.
 //! - [`plugin::LoadedPlugin`]: a validated, compiled plugin with its cached
 //!   `InstancePre`; every call gets a fresh, limited [`state::PluginState`].
+//! - [`cache::CompileCache`]: compiled components on disk, keyed by sha256
+//!   and the engine's compatibility hash; a bad entry is a miss.
 //! - [`imports`]: the host side of the WIT imports (`http`, `job`), one file
 //!   per interface.
 //! - [`bindings`]: `bindgen!` output, one module per WIT line.
 
 pub mod bindings;
+pub mod cache;
 pub mod engine;
 pub mod imports;
 pub mod manifest;
@@ -19,6 +22,7 @@ pub mod plugin;
 pub mod sink;
 pub mod state;
 
+pub use cache::{CacheOutcome, CompileCache};
 pub use engine::{EngineOptions, PluginEngine};
 pub use manifest::Manifest;
 pub use plugin::{CallLimits, LoadedPlugin, PluginFailure};

@@ -8,6 +8,7 @@ use wasmtime::{Store, UpdateDeadline};
 
 use crate::runtime::bindings::v0_1::{LedgerPlugin, LedgerPluginPre};
 use crate::runtime::bindings::{FetchSummary, PluginError, PluginInfo, SnapshotRequest, TokenInfo};
+use crate::runtime::cache::{CacheOutcome, CompileCache};
 use crate::runtime::engine::PluginEngine;
 use crate::runtime::manifest::Manifest;
 use crate::runtime::state::{JobContext, LimitHit, PluginState};
@@ -41,7 +42,7 @@ impl CallLimits {
 #[derive(Debug, thiserror::Error)]
 pub enum PluginFailure {
     /// The plugin returned its typed error.
-    #[error("plugin {plugin}: {error}")]
+    #[error("plugin {plugin}: {}", describe_error(.error))]
     Plugin { plugin: String, error: PluginError },
     /// The plugin trapped (panic, unreachable, stack overflow, bad import
     /// use). Permanent.
@@ -97,8 +98,10 @@ pub struct LoadedPlugin {
     pub manifest: Manifest,
     /// Hex sha256 of the component bytes.
     pub sha256: String,
-    /// How long compiling and linking took.
+    /// How long reading, compiling (or loading from cache) and linking took.
     pub load_time: Duration,
+    /// Whether the compiled code came from the cache.
+    pub cache_outcome: CacheOutcome,
     pre: LedgerPluginPre<PluginState>,
 }
 
@@ -115,18 +118,32 @@ impl LoadedPlugin {
     /// Reads the manifest, compiles and links `bytes`. CPU-heavy: run it on a
     /// blocking thread.
     pub fn load(engine: &PluginEngine, bytes: &[u8]) -> Result<LoadedPlugin, LoadError> {
+        Self::load_cached(engine, bytes, None)
+    }
+
+    /// Like [`LoadedPlugin::load`], taking the compiled code from `cache`
+    /// when it holds a valid entry (and filling it otherwise).
+    pub fn load_cached(
+        engine: &PluginEngine,
+        bytes: &[u8],
+        cache: Option<&CompileCache>,
+    ) -> Result<LoadedPlugin, LoadError> {
         let started = Instant::now();
         let manifest = Manifest::from_component(bytes)?;
-        let component = engine
-            .compile(bytes)
-            .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let (component, cache_outcome) = match cache {
+            Some(cache) => cache.load_or_compile(engine, bytes, &sha256),
+            None => engine.compile(bytes).map(|c| (c, CacheOutcome::Miss)),
+        }
+        .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
         let pre = engine
             .prepare(&component)
             .map_err(|e| LoadError::Link(format!("{e:#}")))?;
         Ok(LoadedPlugin {
             manifest,
-            sha256: hex::encode(Sha256::digest(bytes)),
+            sha256,
             load_time: started.elapsed(),
+            cache_outcome,
             pre,
         })
     }
@@ -256,6 +273,22 @@ impl LoadedPlugin {
                 Err(PluginFailure::Trap { plugin, reason })
             }
         }
+    }
+}
+
+/// A plugin error in words (the generated `Display` is `Debug`-like).
+pub fn describe_error(e: &PluginError) -> String {
+    match e {
+        PluginError::InvalidToken(m) => format!("invalid token id: {m}"),
+        PluginError::NotFound(m) => format!("not found: {m}"),
+        PluginError::Upstream(m) => format!("upstream error: {m}"),
+        PluginError::RateLimited(ms) => {
+            format!("still rate limited after retries (upstream asks to wait {ms} ms)")
+        }
+        PluginError::Timeout(m) => format!("timed out: {m}"),
+        PluginError::Denied(m) => format!("denied: {m}"),
+        PluginError::Cancelled => "cancelled".to_string(),
+        PluginError::Internal(m) => format!("internal plugin error: {m}"),
     }
 }
 

@@ -136,7 +136,9 @@ impl Plugin for Hedera {
         Ok(FetchSummary {
             resolved_at: result.resolved_at,
             holders_emitted: result.rows,
-            attributes: vec![("pinned_with".into(), format!("timestamp=lte:{pinned}"))],
+            // Nothing time-dependent here: the document must be identical
+            // for identical holders (the wall-clock pin is not part of it).
+            attributes: Vec::new(),
         })
     }
 }
