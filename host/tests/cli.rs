@@ -89,7 +89,6 @@ async fn a_snapshot_is_written_to_the_output_file_and_exits_zero() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csv_goes_to_stdout_when_no_output_file_is_given_and_matches_the_json() {
     let sim = simulator(SimulatorConfig::default()).await;
-    let dir = tempfile::tempdir().unwrap();
     let at = {
         let state = sim.state().read().unwrap();
         ledger_simulators::mirror_node::format_timestamp(state.latest_snapshot_timestamp().unwrap())
