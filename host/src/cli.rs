@@ -35,7 +35,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Take one snapshot and write it as JSON or CSV.
-    Snapshot(SnapshotArgs),
+    Snapshot(Box<SnapshotArgs>),
     /// List the plugins this binary would load.
     Plugins {
         /// Add or override plugins with the `.wasm` files in DIR.
@@ -141,7 +141,7 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Snapshot(args) => snapshot(args).await,
+            Command::Snapshot(args) => snapshot(*args).await,
             Command::Plugins { plugins_dir } => list_plugins(plugins_dir.as_deref()).await,
         }
     });

@@ -1,1 +1,2 @@
-
+pub mod guests;
+pub mod host;

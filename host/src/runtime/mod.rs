@@ -15,6 +15,7 @@
 
 pub mod bindings;
 pub mod cache;
+pub mod cpu;
 pub mod engine;
 pub mod imports;
 pub mod manifest;

@@ -9,9 +9,10 @@ use wasmtime::{Store, UpdateDeadline};
 use crate::runtime::bindings::v0_1::{LedgerPlugin, LedgerPluginPre};
 use crate::runtime::bindings::{FetchSummary, PluginError, PluginInfo, SnapshotRequest, TokenInfo};
 use crate::runtime::cache::{CacheOutcome, CompileCache};
+use crate::runtime::cpu::{CpuMeter, Metered};
 use crate::runtime::engine::PluginEngine;
 use crate::runtime::manifest::Manifest;
-use crate::runtime::state::{JobContext, LimitHit, PluginState};
+use crate::runtime::state::{JobContext, PluginState};
 
 /// Per-call limits.
 #[derive(Clone, Debug)]
@@ -165,8 +166,10 @@ impl LoadedPlugin {
         job: JobContext,
         limits: &CallLimits,
     ) -> Result<PluginInfo, PluginFailure> {
-        let (mut store, plugin) = self.instantiate(job, limits).await?;
-        let r = tokio::time::timeout(limits.wall, plugin.call_describe(&mut store)).await;
+        let meter = Arc::new(CpuMeter::default());
+        let (mut store, plugin) = self.instantiate(job, limits, meter.clone()).await?;
+        let call = Metered::new(plugin.call_describe(&mut store), meter);
+        let r = tokio::time::timeout(limits.wall, call).await;
         self.finish(&store, limits, r)
     }
 
@@ -176,9 +179,10 @@ impl LoadedPlugin {
         limits: &CallLimits,
         req: &SnapshotRequest,
     ) -> Result<TokenInfo, PluginFailure> {
-        let (mut store, plugin) = self.instantiate(job, limits).await?;
-        let r =
-            tokio::time::timeout(limits.wall, plugin.call_validate_token(&mut store, req)).await;
+        let meter = Arc::new(CpuMeter::default());
+        let (mut store, plugin) = self.instantiate(job, limits, meter.clone()).await?;
+        let call = Metered::new(plugin.call_validate_token(&mut store, req), meter);
+        let r = tokio::time::timeout(limits.wall, call).await;
         self.finish(&store, limits, r)?
             .map_err(|error| self.plugin_error(error))
     }
@@ -189,12 +193,10 @@ impl LoadedPlugin {
         limits: &CallLimits,
         req: &SnapshotRequest,
     ) -> Result<FetchSummary, PluginFailure> {
-        let (mut store, plugin) = self.instantiate(job, limits).await?;
-        let r = tokio::time::timeout(
-            limits.wall,
-            plugin.call_fetch_all_token_balances(&mut store, req),
-        )
-        .await;
+        let meter = Arc::new(CpuMeter::default());
+        let (mut store, plugin) = self.instantiate(job, limits, meter.clone()).await?;
+        let call = Metered::new(plugin.call_fetch_all_token_balances(&mut store, req), meter);
+        let r = tokio::time::timeout(limits.wall, call).await;
         self.finish(&store, limits, r)?
             .map_err(|error| self.plugin_error(error))
     }
@@ -211,20 +213,22 @@ impl LoadedPlugin {
         &self,
         job: JobContext,
         limits: &CallLimits,
+        meter: Arc<CpuMeter>,
     ) -> Result<(Store<PluginState>, LedgerPlugin), PluginFailure> {
         let engine = self.pre.engine();
         let mut job = job;
         job.max_emit_batch = limits.max_emit_batch;
-        let state = PluginState::new(job, limits.memory_bytes, limits.cpu);
+        let state = PluginState::new(job, limits.memory_bytes, meter, limits.cpu);
         let mut store = Store::new(engine, state);
         store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut ctx| {
             let s = ctx.data_mut();
-            if s.guest_time() > s.cpu_budget {
-                s.limit_hit = Some(LimitHit::Cpu);
-                wasmtime::bail!("CPU time limit exceeded");
+            if s.cpu.used() > s.cpu_budget {
+                let reason = format!("CPU time limit of {:?} exceeded", s.cpu_budget);
+                return Err(s.limit(reason));
             }
+            // Yield at every tick so a busy guest never starves other jobs.
             Ok(UpdateDeadline::Yield(1))
         });
         let plugin = self.pre.instantiate_async(&mut store).await.map_err(|e| {
@@ -254,25 +258,19 @@ impl LoadedPlugin {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(trap)) => trap,
         };
-        match store.data().limit_hit {
-            Some(LimitHit::Memory) => Err(PluginFailure::Limit {
+        if let Some(reason) = &store.data().limit_hit {
+            return Err(PluginFailure::Limit {
                 plugin,
-                reason: format!("memory limit of {} MiB exceeded", limits.memory_bytes >> 20),
-            }),
-            Some(LimitHit::Cpu) => Err(PluginFailure::Limit {
-                plugin,
-                reason: format!("CPU time limit of {:?} exceeded", limits.cpu),
-            }),
-            None => {
-                let mut reason = trap_reason(&trap);
-                let tail = store.data().stderr_tail();
-                if !tail.is_empty() {
-                    reason.push_str("; plugin stderr: ");
-                    reason.push_str(&tail);
-                }
-                Err(PluginFailure::Trap { plugin, reason })
-            }
+                reason: reason.clone(),
+            });
         }
+        let mut reason = trap_reason(&trap);
+        let tail = store.data().stderr_tail();
+        if !tail.is_empty() {
+            reason.push_str("; plugin stderr: ");
+            reason.push_str(&tail);
+        }
+        Err(PluginFailure::Trap { plugin, reason })
     }
 }
 
@@ -292,13 +290,19 @@ pub fn describe_error(e: &PluginError) -> String {
     }
 }
 
-/// The trap's message without the wasm backtrace (logged separately).
+/// Why the guest trapped, without wasmtime's backtrace context: the trap
+/// code (`unreachable`, `call stack exhausted`...) or, for an error raised
+/// by a host import, that error's own message.
 fn trap_reason(e: &wasmtime::Error) -> String {
     if let Some(code) = e.downcast_ref::<wasmtime::Trap>() {
-        return code.to_string();
+        let hint = match code {
+            wasmtime::Trap::StackOverflow => " (unbounded recursion?)",
+            wasmtime::Trap::UnreachableCodeReached => " (a Rust panic or abort in the plugin)",
+            _ => "",
+        };
+        return format!("{code}{hint}");
     }
-    let text = format!("{e:#}");
-    text.lines().next().unwrap_or_default().to_string()
+    e.root_cause().to_string()
 }
 
 /// Shared handle to a loaded plugin version.

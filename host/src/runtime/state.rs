@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::AsyncWrite;
 use wasmtime::ResourceLimiter;
@@ -14,14 +14,8 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::net::{EgressPolicy, HttpGateway};
+use crate::runtime::cpu::CpuMeter;
 use crate::runtime::sink::{JobSink, LogLevel};
-
-/// Which limit stopped the guest, to turn a bare trap into a clear reason.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LimitHit {
-    Memory,
-    Cpu,
-}
 
 /// Everything the host imports need during one call.
 pub struct JobContext {
@@ -40,11 +34,11 @@ pub struct PluginState {
     table: ResourceTable,
     pub job: JobContext,
     memory_cap: usize,
-    pub(crate) limit_hit: Option<LimitHit>,
-    /// Guest CPU accounting: wall time since the call started minus time
-    /// spent inside host imports (HTTP waits are not the plugin's CPU).
-    pub(crate) started: Instant,
-    pub(crate) host_time: Duration,
+    /// Set when a sandbox limit stops the guest: the reason the job error
+    /// gives instead of a bare trap.
+    pub(crate) limit_hit: Option<String>,
+    /// CPU this call has used (see [`CpuMeter`]) and may use.
+    pub(crate) cpu: Arc<CpuMeter>,
     pub(crate) cpu_budget: Duration,
     stderr_tail: StderrTail,
 }
@@ -54,7 +48,12 @@ type StderrTail = Arc<Mutex<VecDeque<String>>>;
 const STDERR_TAIL_LINES: usize = 4;
 
 impl PluginState {
-    pub fn new(job: JobContext, memory_cap: usize, cpu_budget: Duration) -> Self {
+    pub fn new(
+        job: JobContext,
+        memory_cap: usize,
+        cpu: Arc<CpuMeter>,
+        cpu_budget: Duration,
+    ) -> Self {
         let stdout = GuestOutput {
             sink: job.sink.clone(),
             level: LogLevel::Info,
@@ -83,8 +82,7 @@ impl PluginState {
             job,
             memory_cap,
             limit_hit: None,
-            started: Instant::now(),
-            host_time: Duration::ZERO,
+            cpu,
             cpu_budget,
             stderr_tail,
         }
@@ -97,17 +95,12 @@ impl PluginState {
         tail.iter().cloned().collect::<Vec<_>>().join(" | ")
     }
 
-    /// Guest CPU time used so far (approximate to one epoch tick).
-    pub fn guest_time(&self) -> Duration {
-        self.started.elapsed().saturating_sub(self.host_time)
-    }
-
-    /// Runs a host import, keeping its duration out of the guest's CPU time.
-    pub(crate) async fn timed<F: Future>(&mut self, f: impl FnOnce(&mut Self) -> F) -> F::Output {
-        let start = Instant::now();
-        let out = f(self).await;
-        self.host_time += start.elapsed();
-        out
+    /// Records that a sandbox limit stopped the guest, and the trap to
+    /// raise for it.
+    pub(crate) fn limit(&mut self, reason: String) -> wasmtime::Error {
+        let err = wasmtime::format_err!("{reason}");
+        self.limit_hit = Some(reason);
+        err
     }
 }
 
@@ -128,11 +121,10 @@ impl ResourceLimiter for PluginState {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if desired > self.memory_cap {
-            self.limit_hit = Some(LimitHit::Memory);
-            wasmtime::bail!(
-                "memory limit exceeded: the plugin asked for {desired} bytes, the cap is {}",
-                self.memory_cap
-            );
+            return Err(self.limit(format!(
+                "memory limit of {} MiB exceeded (the plugin asked for {desired} bytes)",
+                self.memory_cap >> 20
+            )));
         }
         Ok(true)
     }

@@ -15,18 +15,12 @@ const MAX_BATCH: usize = 1024;
 
 impl Host for PluginState {
     async fn send(&mut self, req: Request) -> wasmtime::Result<Result<Response, PluginError>> {
-        self.timed(|s| {
-            let gateway = s.job.gateway.clone();
-            let egress = s.job.egress.clone();
-            async move {
-                Ok(gateway
-                    .send(&egress, to_net(req))
-                    .await
-                    .map(from_net)
-                    .map_err(to_plugin_error))
-            }
-        })
-        .await
+        let (gateway, egress) = (self.job.gateway.clone(), self.job.egress.clone());
+        Ok(gateway
+            .send(&egress, to_net(req))
+            .await
+            .map(from_net)
+            .map_err(to_plugin_error))
     }
 
     async fn send_all(
@@ -34,27 +28,21 @@ impl Host for PluginState {
         reqs: Vec<Request>,
     ) -> wasmtime::Result<Vec<Result<Response, PluginError>>> {
         if reqs.len() > MAX_BATCH {
-            wasmtime::bail!(
+            return Err(self.limit(format!(
                 "send-all with {} requests exceeds the limit of {MAX_BATCH} per call",
                 reqs.len()
-            );
+            )));
         }
-        self.timed(|s| {
-            let gateway = s.job.gateway.clone();
-            let egress = s.job.egress.clone();
-            async move {
-                let calls = reqs.into_iter().map(|r| {
-                    let (gateway, egress) = (gateway.clone(), egress.clone());
-                    async move { gateway.send(&egress, to_net(r)).await }
-                });
-                Ok(join_all(calls)
-                    .await
-                    .into_iter()
-                    .map(|r| r.map(from_net).map_err(to_plugin_error))
-                    .collect())
-            }
-        })
-        .await
+        let (gateway, egress) = (self.job.gateway.clone(), self.job.egress.clone());
+        let calls = reqs.into_iter().map(|r| {
+            let (gateway, egress) = (gateway.clone(), egress.clone());
+            async move { gateway.send(&egress, to_net(r)).await }
+        });
+        Ok(join_all(calls)
+            .await
+            .into_iter()
+            .map(|r| r.map(from_net).map_err(to_plugin_error))
+            .collect())
     }
 
     async fn throttle(&mut self, url: String, retry_after_ms: Option<u32>) -> wasmtime::Result<()> {

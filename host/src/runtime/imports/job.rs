@@ -14,11 +14,12 @@ const MAX_CHECKPOINT: usize = 4 * 1024 * 1024;
 impl Host for PluginState {
     async fn emit(&mut self, holders: Vec<Holder>) -> wasmtime::Result<Result<(), PluginError>> {
         if holders.len() > self.job.max_emit_batch {
-            wasmtime::bail!(
+            let reason = format!(
                 "emit of {} holders exceeds the limit of {} per call",
                 holders.len(),
                 self.job.max_emit_batch
             );
+            return Err(self.limit(reason));
         }
         let batch = holders
             .into_iter()
@@ -29,37 +30,27 @@ impl Host for PluginState {
                 attributes: h.attributes,
             })
             .collect();
-        self.timed(|s| {
-            let sink = s.job.sink.clone();
-            async move {
-                Ok(sink.emit(batch).await.map_err(|e| match e {
-                    SinkError::Cancelled => PluginError::Cancelled,
-                    SinkError::Invalid(m) => PluginError::Internal(format!("emit refused: {m}")),
-                    SinkError::Storage(m) => PluginError::Upstream(format!("host storage: {m}")),
-                }))
-            }
-        })
-        .await
+        let sink = self.job.sink.clone();
+        Ok(sink.emit(batch).await.map_err(|e| match e {
+            SinkError::Cancelled => PluginError::Cancelled,
+            SinkError::Invalid(m) => PluginError::Internal(format!("emit refused: {m}")),
+            SinkError::Storage(m) => PluginError::Upstream(format!("host storage: {m}")),
+        }))
     }
 
     async fn checkpoint(&mut self, state: String) -> wasmtime::Result<()> {
         if state.len() > MAX_CHECKPOINT {
-            wasmtime::bail!(
+            return Err(self.limit(format!(
                 "checkpoint of {} bytes exceeds the limit of {MAX_CHECKPOINT}",
                 state.len()
-            );
+            )));
         }
-        self.timed(|s| {
-            let sink = s.job.sink.clone();
-            async move {
-                // A checkpoint that cannot be stored would make a resume
-                // lose work silently: stop the call instead.
-                sink.checkpoint(state)
-                    .await
-                    .map_err(|e| wasmtime::format_err!("storing the checkpoint failed: {e}"))
-            }
-        })
-        .await
+        // A checkpoint that cannot be stored would make a resume lose work
+        // silently: stop the call instead.
+        let sink = self.job.sink.clone();
+        sink.checkpoint(state)
+            .await
+            .map_err(|e| wasmtime::format_err!("storing the checkpoint failed: {e}"))
     }
 
     async fn progress(&mut self, done: u64, total: Option<u64>) -> wasmtime::Result<()> {
