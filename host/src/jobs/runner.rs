@@ -7,11 +7,16 @@ use std::time::Duration;
 use url::Url;
 
 use crate::net::{AnyHostGrant, HttpGateway, RuleSource};
-use crate::runtime::bindings::{PluginError, SnapshotRequest, TokenKind as WitTokenKind};
+use crate::runtime::bindings::{
+    PluginError, SnapshotRequest, TokenKind as WitTokenKind, TotalCheck as WitTotalCheck,
+};
 use crate::runtime::plugin::{CallLimits, PluginFailure};
 use crate::runtime::state::JobContext;
 use crate::runtime::{JobSink, LoadedPlugin};
-use crate::snapshot::{Amount, CanonicalSnapshot, PluginMeta, SnapshotMeta, TokenKind, TokenMeta};
+use crate::snapshot::{
+    Amount, CanonicalSnapshot, PluginMeta, SnapshotMeta, TokenKind, TokenMeta, TotalCheck,
+    sum_check_attributes,
+};
 
 use super::CollectingSink;
 
@@ -207,13 +212,22 @@ pub async fn take_snapshot(
         },
         attributes: summary.attributes.into_iter().collect(),
     };
+    let holders = sink.take_holders();
+    let mut meta = meta;
+    if let Some(check) = summary.total_check {
+        // Every holder counts, before any min-balance filter: that is what
+        // the ledger's own total covers.
+        let all: Amount = holders.iter().map(|h| h.balance).sum();
+        meta.attributes
+            .extend(sum_check_attributes(&all, &to_total_check(check)));
+    }
     let min_balance = spec
         .min_balance
         .as_deref()
         .map(|m| m.parse::<Amount>())
         .transpose()
         .map_err(|e| SnapshotError::BadInput(e.to_string()))?;
-    let document = CanonicalSnapshot::build(sink.take_holders(), meta, min_balance);
+    let document = CanonicalSnapshot::build(holders, meta, min_balance);
     Ok(TakenSnapshot {
         document,
         holders_emitted: summary.holders_emitted,
@@ -227,5 +241,16 @@ fn clone_job(job: &JobContext) -> JobContext {
         egress: job.egress.clone(),
         sink: job.sink.clone(),
         max_emit_batch: job.max_emit_batch,
+    }
+}
+
+fn to_total_check(check: WitTotalCheck) -> TotalCheck {
+    match check {
+        WitTotalCheck::Reported(r) => TotalCheck::Reported {
+            value: r.value,
+            significant_digits: r.significant_digits,
+            source: r.source,
+        },
+        WitTotalCheck::Unavailable(reason) => TotalCheck::Unavailable(reason),
     }
 }

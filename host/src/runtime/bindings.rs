@@ -11,7 +11,8 @@ pub mod v0_1 {
 }
 
 pub use v0_1::snapshot::plugin::types::{
-    FetchSummary, Holder, PluginError, PluginInfo, SnapshotRequest, TokenInfo, TokenKind,
+    FetchSummary, Holder, PluginError, PluginInfo, ReportedTotal, SnapshotRequest, TokenInfo,
+    TokenKind, TotalCheck,
 };
 
 /// The WIT version this host serves for the 0.1 line.

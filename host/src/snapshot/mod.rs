@@ -11,6 +11,7 @@
 pub mod amount;
 pub mod document;
 pub mod holders;
+pub mod sum_check;
 
 pub use amount::{Amount, AmountError, MAX_DIGITS, MAX_EXPONENT};
 pub use document::{
@@ -20,3 +21,4 @@ pub use document::{
 pub use holders::{
     Attributes, EmittedHolder, HolderConflict, HolderError, HolderKey, HolderRef, HolderSet,
 };
+pub use sum_check::{TotalCheck, sum_check_attributes};

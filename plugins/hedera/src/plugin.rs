@@ -136,6 +136,9 @@ impl Plugin for Hedera {
         Ok(FetchSummary {
             resolved_at: result.resolved_at,
             holders_emitted: result.rows,
+            // The token route's total supply is today's, not the pinned
+            // snapshot's, so it cannot check a historical sum.
+            total_check: None,
             // Nothing time-dependent here: the document must be identical
             // for identical holders (the wall-clock pin is not part of it).
             attributes: Vec::new(),

@@ -34,8 +34,8 @@ pub mod bindings {
 }
 
 pub use bindings::snapshot::plugin::types::{
-    FetchSummary, Holder, NetworkInfo, PluginError, PluginInfo, SnapshotRequest, TokenInfo,
-    TokenKind,
+    FetchSummary, Holder, NetworkInfo, PluginError, PluginInfo, ReportedTotal, SnapshotRequest,
+    TokenInfo, TokenKind, TotalCheck,
 };
 
 /// What a plugin implements. `describe` is generated from `plugin.toml`.
@@ -53,8 +53,8 @@ pub mod prelude {
     pub use crate::http::{self, Request, Response};
     pub use crate::job::{self, Level};
     pub use crate::{
-        FetchSummary, Holder, Plugin, PluginError, SnapshotRequest, TokenInfo, TokenKind,
-        register_plugin,
+        FetchSummary, Holder, Plugin, PluginError, ReportedTotal, SnapshotRequest, TokenInfo,
+        TokenKind, TotalCheck, register_plugin,
     };
 }
 
