@@ -210,3 +210,36 @@ async fn an_existing_output_file_is_only_replaced_by_a_complete_snapshot() {
             .starts_with(b"{\"chain\":\"hedera\"")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugins_dir_overrides_bundled_plugins_and_a_corrupt_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, hedera) = snapshot_host::registry::BUNDLED
+        .iter()
+        .find(|(name, _)| *name == "hedera")
+        .unwrap();
+    std::fs::write(dir.path().join("hedera.wasm"), hedera).unwrap();
+    let listed = run(vec![
+        "plugins".into(),
+        "--plugins-dir".into(),
+        dir.path().to_str().unwrap().into(),
+    ])
+    .await;
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let text = String::from_utf8(listed.stdout).unwrap();
+    assert_eq!(text.matches("hedera@").count(), 1, "{text}");
+
+    std::fs::write(dir.path().join("broken.wasm"), b"\0asm garbage").unwrap();
+    let broken = run(vec![
+        "plugins".into(),
+        "--plugins-dir".into(),
+        dir.path().to_str().unwrap().into(),
+    ])
+    .await;
+    assert_eq!(broken.status.code(), Some(1));
+    let err = stderr(&broken);
+    assert!(
+        err.contains("broken.wasm") && err.contains("not a WebAssembly component"),
+        "{err}"
+    );
+}
