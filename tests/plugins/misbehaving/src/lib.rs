@@ -110,6 +110,7 @@ fn summary(holders_emitted: u64, attributes: Vec<(String, String)>) -> FetchSumm
     FetchSummary {
         resolved_at: "1".into(),
         holders_emitted,
+        total_check: None,
         attributes,
     }
 }
