@@ -7,7 +7,10 @@ use std::path::PathBuf;
 mod wasm_guests;
 
 /// (plugin name, crate name) of every bundled plugin.
-const BUNDLED: &[(&str, &str)] = &[("hedera", "snapshot-plugin-hedera")];
+const BUNDLED: &[(&str, &str)] = &[
+    ("hedera", "snapshot-plugin-hedera"),
+    ("xrpl", "snapshot-plugin-xrpl"),
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());

@@ -11,8 +11,8 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+
+use crate::common::{BackgroundServer, PeakRate, TokenBucket};
 
 use super::query::LimitConfig;
 use super::routes::{RouteState, error_response, router};
@@ -84,9 +84,7 @@ pub struct SimulatorStats {
     /// Churn rounds applied.
     pub churns: AtomicU64,
     /// Most requests received within one wall-clock second since start.
-    pub peak_per_second: AtomicU64,
-    /// (second since start, requests in it) for `peak_per_second`.
-    current_second: Mutex<(u64, u64)>,
+    peak: PeakRate,
 }
 
 impl SimulatorStats {
@@ -105,54 +103,14 @@ impl SimulatorStats {
     pub fn churns(&self) -> u64 {
         self.churns.load(Ordering::Relaxed)
     }
+    /// Most requests received within one wall-clock second since start.
     pub fn peak_per_second(&self) -> u64 {
-        self.peak_per_second.load(Ordering::Relaxed)
+        self.peak.peak()
     }
 
     fn count_request(&self, second: u64) {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let mut current = self.current_second.lock().expect("stats lock poisoned");
-        if current.0 == second {
-            current.1 += 1;
-        } else {
-            *current = (second, 1);
-        }
-        self.peak_per_second.fetch_max(current.1, Ordering::Relaxed);
-    }
-}
-
-/// A token bucket: `rate` tokens per second, at most `burst` stored. A request takes one token
-/// or is refused. Chosen over a fixed one-second window because it cannot be gamed by bunching
-/// requests at a window edge, which is how real gateways behave.
-#[derive(Debug)]
-struct TokenBucket {
-    rate: f64,
-    burst: f64,
-    tokens: f64,
-    refilled_at: Instant,
-}
-
-impl TokenBucket {
-    fn new(rate: f64, burst: f64) -> Self {
-        Self {
-            rate,
-            burst,
-            tokens: burst,
-            refilled_at: Instant::now(),
-        }
-    }
-
-    fn try_take(&mut self) -> bool {
-        let now = Instant::now();
-        let elapsed = now.duration_since(self.refilled_at).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
-        self.refilled_at = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+        self.peak.record(second);
     }
 }
 
@@ -188,10 +146,8 @@ impl MirrorNodeSimulator {
         config: SimulatorConfig,
         state: SharedState,
     ) -> anyhow::Result<RunningSimulator> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
-        let address = listener.local_addr()?;
         let bucket = config.rate_limit.map(|rate| {
-            let burst = config.burst.unwrap_or((rate / 10.0).max(1.0));
+            let burst = config.burst.unwrap_or(TokenBucket::default_burst(rate));
             Mutex::new(TokenBucket::new(rate, burst))
         });
         let stats = Arc::new(SimulatorStats::default());
@@ -212,41 +168,26 @@ impl MirrorNodeSimulator {
             behaviour,
         ));
 
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let result = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-            if let Err(error) = result {
-                tracing::warn!(%error, "mirror-node simulator stopped with an error");
-            }
-        });
-        let churn_task = match shared.config.churn {
-            Some(ChurnConfig {
-                trigger: ChurnTrigger::Interval(period),
-                ..
-            }) => {
-                let shared = Arc::clone(&shared);
-                Some(tokio::spawn(async move {
-                    let mut ticker = tokio::time::interval(period);
-                    ticker.tick().await; // the first tick is immediate
-                    loop {
-                        ticker.tick().await;
-                        shared.churn();
-                    }
-                }))
-            }
-            _ => None,
-        };
+        let mut server = BackgroundServer::start(shared.config.port, app, "mirror-node").await?;
+        if let Some(ChurnConfig {
+            trigger: ChurnTrigger::Interval(period),
+            ..
+        }) = shared.config.churn
+        {
+            let shared = Arc::clone(&shared);
+            server.attach(tokio::spawn(async move {
+                let mut ticker = tokio::time::interval(period);
+                ticker.tick().await; // the first tick is immediate
+                loop {
+                    ticker.tick().await;
+                    shared.churn();
+                }
+            }));
+        }
         Ok(RunningSimulator {
-            address,
             state,
             stats,
-            stop: Some(stop),
-            server: Some(server),
-            churn_task,
+            server,
         })
     }
 }
@@ -306,22 +247,19 @@ async fn behaviour(State(shared): State<Arc<Shared>>, request: Request, next: Ne
 
 /// A started simulator. Dropping it stops the server.
 pub struct RunningSimulator {
-    address: SocketAddr,
     state: SharedState,
     stats: Arc<SimulatorStats>,
-    stop: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<()>>,
-    churn_task: Option<JoinHandle<()>>,
+    server: BackgroundServer,
 }
 
 impl RunningSimulator {
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.address)
+        format!("http://{}", self.server.address())
     }
 
     pub fn address(&self) -> SocketAddr {
-        self.address
+        self.server.address()
     }
 
     /// The live state; lock it to read or mutate while the server runs.
@@ -334,26 +272,7 @@ impl RunningSimulator {
     }
 
     /// Stops accepting requests and waits for in-flight ones to finish.
-    pub async fn shutdown(mut self) {
-        self.signal_stop();
-        if let Some(server) = self.server.take() {
-            let _ = server.await;
-        }
-    }
-
-    fn signal_stop(&mut self) {
-        if let Some(task) = self.churn_task.take() {
-            task.abort();
-        }
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-impl Drop for RunningSimulator {
-    fn drop(&mut self) {
-        // Graceful stop without waiting (Drop cannot await); the server task ends on its own.
-        self.signal_stop();
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }
