@@ -6,6 +6,7 @@
 //! sandboxed store → the plugin's HTTP goes through [`net`] → emitted holders
 //! become a [`snapshot::CanonicalSnapshot`] → JSON/CSV bytes.
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod jobs;

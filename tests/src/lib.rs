@@ -1,2 +1,3 @@
 pub mod guests;
 pub mod host;
+pub mod redis;

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
+use crate::jobs::store::SharedJobStore;
 use crate::runtime::{JobSink, LogLevel, SinkError};
 use crate::snapshot::{EmittedHolder, HolderSet};
 
@@ -19,6 +20,7 @@ pub struct CollectingSink {
     checkpoint: Mutex<Option<String>>,
     cancelled: Arc<AtomicBool>,
     on_progress: Option<ProgressFn>,
+    journal: Option<(SharedJobStore, String)>,
 }
 
 impl CollectingSink {
@@ -29,7 +31,26 @@ impl CollectingSink {
             checkpoint: Mutex::new(None),
             cancelled: Arc::new(AtomicBool::new(false)),
             on_progress: None,
+            journal: None,
         }
+    }
+
+    /// Makes the sink durable: every accepted batch and checkpoint is
+    /// appended to `job_id`'s journal in `store` before `emit` returns.
+    pub fn with_journal(mut self, store: SharedJobStore, job_id: impl Into<String>) -> Self {
+        self.journal = Some((store, job_id.into()));
+        self
+    }
+
+    /// Re-inserts batches read back from a journal (not journaled again).
+    pub fn replay(&self, batches: Vec<Vec<EmittedHolder>>) -> Result<(), SinkError> {
+        let mut holders = self.holders.lock().unwrap_or_else(|e| e.into_inner());
+        for batch in batches {
+            holders
+                .insert_batch(batch)
+                .map_err(|e| SinkError::Invalid(format!("journal replay: {e}")))?;
+        }
+        Ok(())
     }
 
     pub fn with_progress(mut self, f: ProgressFn) -> Self {
@@ -75,14 +96,30 @@ impl JobSink for CollectingSink {
         if self.cancelled.load(Ordering::SeqCst) {
             return Err(SinkError::Cancelled);
         }
+        // Validate and de-duplicate first, so a refused batch is never
+        // journaled; then make it durable before the plugin moves on.
+        let copy = self.journal.as_ref().map(|_| holders.clone());
         self.holders
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert_batch(holders)
-            .map_err(|e| SinkError::Invalid(e.to_string()))
+            .map_err(|e| SinkError::Invalid(e.to_string()))?;
+        if let (Some((store, job_id)), Some(batch)) = (&self.journal, copy) {
+            store
+                .append_holders(job_id, &batch)
+                .await
+                .map_err(|e| SinkError::Storage(e.to_string()))?;
+        }
+        Ok(())
     }
 
     async fn checkpoint(&self, state: String) -> Result<(), SinkError> {
+        if let Some((store, job_id)) = &self.journal {
+            store
+                .append_checkpoint(job_id, &state)
+                .await
+                .map_err(|e| SinkError::Storage(e.to_string()))?;
+        }
         *self.checkpoint.lock().unwrap_or_else(|e| e.into_inner()) = Some(state);
         Ok(())
     }

@@ -161,6 +161,22 @@ fn input_or_plugin(failure: PluginFailure) -> SnapshotError {
     }
 }
 
+/// Checks `spec`'s token with `plugin` without listing holders: the API does
+/// this before queueing a job, so a bad token is refused at once.
+pub async fn validate_token(
+    plugin: &LoadedPlugin,
+    spec: &SnapshotSpec,
+    gateway: &Arc<HttpGateway>,
+) -> Result<crate::runtime::bindings::TokenInfo, SnapshotError> {
+    let sink: Arc<dyn JobSink> = Arc::new(CollectingSink::new(plugin.id()));
+    let (request, job) = prepare(plugin, spec, gateway, sink)?;
+    let limits = CallLimits::from_manifest(&plugin.manifest, Duration::from_secs(120));
+    plugin
+        .validate_token(job, &limits, &request)
+        .await
+        .map_err(input_or_plugin)
+}
+
 /// Takes one snapshot with `plugin`, collecting holders in `sink`.
 pub async fn take_snapshot(
     plugin: Arc<LoadedPlugin>,

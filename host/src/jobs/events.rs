@@ -1,0 +1,229 @@
+//! Job events: one bus every part of the host publishes to, and the
+//! WebSocket transports subscribe to.
+//!
+//! Events carry the wallet they belong to so a subscriber can keep only its
+//! own; payloads are exactly what the original library's clients expect
+//! under the socket.io event `snapshots_events`: `{type, payload}`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+use crate::jobs::store::{JobRecord, JobStatus};
+
+/// The event `type`s of the original library.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum EventType {
+    #[serde(rename = "snapshots_waiting")]
+    Waiting,
+    #[serde(rename = "snapshots_active")]
+    Active,
+    #[serde(rename = "snapshots_progress")]
+    Progress,
+    #[serde(rename = "snapshots_completed")]
+    Completed,
+    #[serde(rename = "snapshots_failed")]
+    Failed,
+}
+
+/// One event: what clients receive is `{type, payload}`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct JobEvent {
+    #[serde(skip)]
+    pub wallet_id: String,
+    #[serde(skip)]
+    pub job_id: String,
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    pub payload: Value,
+}
+
+/// The job name in payloads (the original's queue job name).
+pub const JOB_NAME: &str = "generate_snapshot";
+
+impl JobEvent {
+    /// The event that describes `job`'s current state (what a reconnecting
+    /// client is sent first).
+    pub fn for_state(job: &JobRecord) -> JobEvent {
+        match job.status {
+            JobStatus::Waiting => JobEvent::waiting(job),
+            JobStatus::Active if job.progress == 0 => JobEvent::active(job),
+            JobStatus::Active => JobEvent::progress(job),
+            JobStatus::Completed => JobEvent::completed(job),
+            JobStatus::Failed | JobStatus::Cancelled => JobEvent::failed(job),
+        }
+    }
+
+    pub fn waiting(job: &JobRecord) -> JobEvent {
+        Self::new(job, EventType::Waiting, json!({ "jobId": job.job_id }))
+    }
+
+    pub fn active(job: &JobRecord) -> JobEvent {
+        Self::new(job, EventType::Active, Self::body(job, "activated"))
+    }
+
+    pub fn progress(job: &JobRecord) -> JobEvent {
+        Self::new(job, EventType::Progress, Self::body(job, "running"))
+    }
+
+    pub fn completed(job: &JobRecord) -> JobEvent {
+        let mut body = Self::body(job, "completed");
+        body["holderCount"] = json!(job.holder_count);
+        body["resolvedAt"] = json!(job.resolved_at);
+        if let Some(cid) = &job.ipfs_cid {
+            body["ipfsCid"] = json!(cid);
+        }
+        if let Some(cid) = &job.csv_cid {
+            body["csvCid"] = json!(cid);
+        }
+        Self::new(job, EventType::Completed, body)
+    }
+
+    pub fn failed(job: &JobRecord) -> JobEvent {
+        let mut body = Self::body(job, "error");
+        let error = match job.status {
+            JobStatus::Cancelled => "cancelled".to_string(),
+            _ => job.error.clone().unwrap_or_else(|| "failed".into()),
+        };
+        body["error"] = json!(error);
+        Self::new(job, EventType::Failed, body)
+    }
+
+    fn body(job: &JobRecord, status: &str) -> Value {
+        json!({
+            "jobId": job.job_id,
+            "jobName": JOB_NAME,
+            "snapshotId": job.token_id,
+            "status": status,
+            "progress": job.progress,
+        })
+    }
+
+    fn new(job: &JobRecord, kind: EventType, payload: Value) -> JobEvent {
+        JobEvent {
+            wallet_id: job.wallet_id.clone(),
+            job_id: job.job_id.clone(),
+            kind,
+            payload,
+        }
+    }
+
+    /// Whether this is the last event of its job.
+    pub fn is_final(&self) -> bool {
+        matches!(self.kind, EventType::Completed | EventType::Failed)
+    }
+}
+
+/// The most progress events one job sends per second; state changes and the
+/// final event are never dropped.
+pub const PROGRESS_EVENTS_PER_SECOND: u32 = 4;
+
+/// Fan-out of job events to every subscriber in this process.
+pub struct EventBus {
+    tx: broadcast::Sender<JobEvent>,
+    last_progress: Mutex<HashMap<String, Instant>>,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EventBus {
+    pub fn new() -> Self {
+        // A slow subscriber that falls this far behind loses old events
+        // (and is told so), rather than slowing every job down.
+        let (tx, _) = broadcast::channel(4096);
+        EventBus {
+            tx,
+            last_progress: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Publishes `event`; progress events are throttled per job.
+    pub fn publish(&self, event: JobEvent) {
+        if event.kind == EventType::Progress {
+            let mut last = self.last_progress.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            let min_gap = Duration::from_secs(1) / PROGRESS_EVENTS_PER_SECOND;
+            match last.get(&event.job_id) {
+                Some(at) if now.duration_since(*at) < min_gap => return,
+                _ => {
+                    last.insert(event.job_id.clone(), now);
+                }
+            }
+        } else if event.is_final() {
+            self.last_progress
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&event.job_id);
+        }
+        // No subscriber is not an error: nobody is listening right now.
+        let _ = self.tx.send(event);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<JobEvent> {
+        self.tx.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(status: JobStatus, progress: u8) -> JobRecord {
+        serde_json::from_value(json!({
+            "jobId": "01J", "walletId": "0.0.77", "tokenId": "0.0.5000", "chain": "hedera",
+            "network": null, "at": null, "minBalance": null, "status": status,
+            "progress": progress, "holderCount": 12, "resolvedAt": "1.5", "error": null,
+            "createdAt": 1, "startedAt": null, "completedAt": null, "attempts": 1,
+            "documentSha256": null, "ipfsCid": null, "csvCid": null, "cancelRequested": false
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn payloads_have_the_original_shapes() {
+        let waiting = serde_json::to_value(JobEvent::waiting(&job(JobStatus::Waiting, 0))).unwrap();
+        assert_eq!(
+            waiting,
+            json!({"type": "snapshots_waiting", "payload": {"jobId": "01J"}})
+        );
+        let active = serde_json::to_value(JobEvent::active(&job(JobStatus::Active, 0))).unwrap();
+        assert_eq!(
+            active,
+            json!({"type": "snapshots_active", "payload": {"jobId": "01J", "jobName": JOB_NAME,
+                "snapshotId": "0.0.5000", "status": "activated", "progress": 0}})
+        );
+        let done = JobEvent::completed(&job(JobStatus::Completed, 100));
+        assert_eq!(done.payload["status"], "completed");
+        assert_eq!(done.payload["holderCount"], 12);
+        let mut failed_job = job(JobStatus::Failed, 30);
+        failed_job.error = Some("upstream error".into());
+        let failed = JobEvent::failed(&failed_job);
+        assert_eq!(failed.kind, EventType::Failed);
+        assert_eq!(failed.payload["status"], "error");
+        assert_eq!(failed.payload["error"], "upstream error");
+    }
+
+    #[tokio::test]
+    async fn progress_is_throttled_but_the_final_event_always_arrives() {
+        let bus = EventBus::new();
+        let mut rx = bus.subscribe();
+        for p in 1..=50 {
+            bus.publish(JobEvent::progress(&job(JobStatus::Active, p)));
+        }
+        bus.publish(JobEvent::completed(&job(JobStatus::Completed, 100)));
+        let mut got = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            got.push(e);
+        }
+        assert!(got.len() <= 3, "{} events", got.len());
+        assert_eq!(got.last().unwrap().kind, EventType::Completed);
+    }
+}

@@ -1,0 +1,103 @@
+//! A real `redis-server` for tests: started on a free loopback port with no
+//! persistence, killed when dropped, restartable on the same port for fault
+//! tests.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long `redis-server` gets to say it is ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A `redis-server` child process on `127.0.0.1:port`.
+#[derive(Debug)]
+pub struct RedisServer {
+    /// The loopback port it listens on.
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// Starts a server on a free port and waits until it accepts connections.
+    ///
+    /// Panics with a clear message when `redis-server` is not installed.
+    pub fn start() -> RedisServer {
+        let port = free_port();
+        let mut server = RedisServer { port, child: None };
+        server.spawn();
+        server
+    }
+
+    /// `redis://127.0.0.1:port/0`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Kills the server (data is lost: nothing is persisted).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port after [`RedisServer::stop`].
+    pub fn start_again(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    fn spawn(&mut self) {
+        let mut child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1"])
+            .args(["--save", ""])
+            .args(["--appendonly", "no"])
+            .args(["--daemonize", "no"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("redis-server must be installed (Debian package `redis-server`)");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        // Reads the log until "Ready to accept connections", then keeps
+        // draining it so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if line.contains("Ready to accept connections")
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        if rx.recv_timeout(READY_TIMEOUT).is_err() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "redis-server on port {} was not ready within {READY_TIMEOUT:?}",
+                self.port
+            );
+        }
+        self.child = Some(child);
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A port that was free a moment ago (the OS picks it).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("binding a loopback port")
+}
