@@ -13,7 +13,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::net::{EgressPolicy, HttpGateway};
+use crate::net::{EgressPolicy, HttpGateway, HttpResponse, NetError};
 use crate::runtime::cpu::CpuMeter;
 use crate::runtime::sink::{JobSink, LogLevel};
 
@@ -41,6 +41,16 @@ pub struct PluginState {
     pub(crate) cpu: Arc<CpuMeter>,
     pub(crate) cpu_budget: Duration,
     stderr_tail: StderrTail,
+    /// Requests started with `http.start`, collected by `http.wait-any`.
+    /// Dropped (and so aborted) with the store when the call ends.
+    pub(crate) in_flight: InFlight,
+}
+
+/// Requests a plugin started and has not collected yet.
+#[derive(Default)]
+pub(crate) struct InFlight {
+    pub tasks: tokio::task::JoinSet<(u64, Result<HttpResponse, NetError>)>,
+    pub next_handle: u64,
 }
 
 /// The last few stderr lines of the guest.
@@ -85,6 +95,7 @@ impl PluginState {
             cpu,
             cpu_budget,
             stderr_tail,
+            in_flight: InFlight::default(),
         }
     }
 

@@ -4,16 +4,20 @@
 //!    `timestamp=lte:<at or now>` give the highest and lowest holder account
 //!    and the balance snapshot the mirror node resolved (`resolved_at`).
 //! 2. **Shards**: `[lowest, highest]` is cut into account-id ranges
-//!    (`account.id=gte:A&account.id=lt:B`, which the API ANDs). Every round
-//!    sends one page request per active shard through the host's concurrent
-//!    batch import, so throughput follows the host's rate limit instead of one
-//!    round trip per page. Every later page is pinned to
-//!    `timestamp=lte:<resolved_at>` (so a balance file imported mid-run cannot
-//!    move the snapshot) and must report exactly `resolved_at`.
-//! 3. **Rebalance**: when shards finish unevenly, the range with the most
-//!    estimated holders left is split in two, keeping the target parallelism.
-//! 4. After each round the rows are emitted and the shard cursors recorded as
-//!    a checkpoint, so an interrupted run resumes where it stopped.
+//!    (`account.id=gte:A&account.id=lt:B`, which the API ANDs), each with one
+//!    page request in flight through the host's `start` / `wait-any`
+//!    imports: as soon as a page comes back, the next page of that range is
+//!    started, so the round trip is hidden and throughput follows the host's
+//!    rate limit instead of one round trip per page. Every later page is
+//!    pinned to `timestamp=lte:<resolved_at>` (so a balance file imported
+//!    mid-run cannot move the snapshot) and must report exactly
+//!    `resolved_at`.
+//! 3. **Rebalance**: when ranges finish unevenly, a range whose page just
+//!    came back is split into the free slots when it likely holds at least
+//!    two more pages, keeping the target parallelism.
+//! 4. Rows are emitted as pages arrive, and the range cursors are recorded as
+//!    a checkpoint every few pages, so an interrupted run resumes where it
+//!    stopped.
 //!
 //! A shard ends only when the mirror node's `links.next` is null: a short
 //! page does not prove the end (the server may clamp `limit`).
@@ -27,11 +31,44 @@ use crate::token_id::EntityId;
 /// What the walk needs from the host; the plugin wires it to the WIT imports,
 /// tests to an in-memory mirror node.
 pub trait Host {
-    /// Sends GET requests concurrently; `(status, body)` per URL, in order.
-    fn get_all(&mut self, urls: &[String]) -> Vec<Result<(u16, Vec<u8>), PluginError>>;
+    /// Starts a GET request; the handle comes back from `wait_any`.
+    fn start(&mut self, url: &str) -> u64;
+    /// Waits for at least one started request; `(handle, (status, body))`
+    /// for every finished one; empty when none is in flight.
+    fn wait_any(&mut self) -> Vec<(u64, Reply)>;
     fn emit(&mut self, holders: &[Holder]) -> Result<(), PluginError>;
     fn checkpoint(&mut self, state: &str);
     fn progress(&mut self, done: u64, total: Option<u64>);
+}
+
+/// A finished request: `(status, body)` or the host's error.
+pub type Reply = Result<(u16, Vec<u8>), PluginError>;
+
+/// Pages processed between two checkpoints: fewer means less work redone
+/// after a crash, more means a smaller journal.
+const CHECKPOINT_EVERY_PAGES: usize = 16;
+
+/// Sends GET requests concurrently and returns the replies in order.
+fn get_all(host: &mut dyn Host, urls: &[String]) -> Result<Vec<Reply>, PluginError> {
+    let handles: Vec<u64> = urls.iter().map(|u| host.start(u)).collect();
+    let mut replies: Vec<Option<Reply>> = urls.iter().map(|_| None).collect();
+    let mut missing = urls.len();
+    while missing > 0 {
+        let done = host.wait_any();
+        if done.is_empty() {
+            return Err(PluginError::Internal("requests lost in flight".into()));
+        }
+        for (handle, reply) in done {
+            if let Some(i) = handles.iter().position(|h| *h == handle) {
+                replies[i] = Some(reply);
+                missing -= 1;
+            }
+        }
+    }
+    Ok(replies
+        .into_iter()
+        .map(|r| r.expect("every reply collected"))
+        .collect())
 }
 
 /// Tunables, from the request options.
@@ -165,68 +202,58 @@ pub fn walk(
         });
     };
 
-    while !state.shards.is_empty() {
-        let urls: Vec<String> = state
-            .shards
-            .iter()
-            .map(|s| page_url(base_url, token, s, &resolved_at, opts))
-            .collect();
-        let replies = host.get_all(&urls);
-        let mut holders = Vec::new();
-        let mut finished = vec![false; state.shards.len()];
-        for ((shard, reply), (url, done)) in state
-            .shards
-            .iter_mut()
-            .zip(replies)
-            .zip(urls.iter().zip(finished.iter_mut()))
-        {
-            let page = parse_page(reply, url)?;
-            check_snapshot(&page, &resolved_at, url)?;
-            let mut last = shard.after;
-            for row in &page.balances {
-                let account = EntityId::parse(&row.account).map_err(|e| {
-                    PluginError::Upstream(format!("{url}: bad account in reply: {e}"))
-                })?;
-                let in_order = last.is_none_or(|l| account.num > l);
-                if account.shard != token.shard
-                    || account.realm != token.realm
-                    || account.num < shard.next_start()
-                    || account.num >= shard.end
-                    || !in_order
-                {
-                    return Err(PluginError::Upstream(format!(
-                        "{url}: account {account} is outside the requested range or out of order"
-                    )));
-                }
-                if row.balance < 0 {
-                    return Err(PluginError::Upstream(format!(
-                        "{url}: negative balance {} for {account}",
-                        row.balance
-                    )));
-                }
-                last = Some(account.num);
-                shard.rows += 1;
-                if row.balance > 0 {
-                    holders.push(Holder::new(account.to_string(), row.balance.to_string()));
-                }
-            }
-            match (&page.links.next, last == shard.after) {
-                (None, _) => *done = true,
-                (Some(next), true) => {
-                    return Err(PluginError::Upstream(format!(
-                        "{url}: an empty page links to {next}; refusing to loop"
-                    )));
-                }
-                (Some(_), false) => shard.after = last,
-            }
+    // handle → (start of its range, URL); a range has at most one page in
+    // flight, and its start identifies it (ranges partition the space).
+    let mut in_flight: std::collections::HashMap<u64, (u64, String)> = Default::default();
+    for shard in &state.shards {
+        let url = page_url(base_url, token, shard, &resolved_at, opts);
+        in_flight.insert(host.start(&url), (shard.start, url));
+    }
+    let mut pages_since_checkpoint = 0;
+    while !in_flight.is_empty() {
+        let finished = host.wait_any();
+        if finished.is_empty() {
+            return Err(PluginError::Internal("requests lost in flight".into()));
         }
-        let mut finished = finished.into_iter();
-        state.shards.retain(|_| !finished.next().unwrap_or(false));
+        let mut holders = Vec::new();
+        for (handle, reply) in finished {
+            let (start, url) = in_flight
+                .remove(&handle)
+                .ok_or_else(|| PluginError::Internal(format!("unknown request {handle}")))?;
+            let idx = state
+                .shards
+                .iter()
+                .position(|s| s.start == start)
+                .ok_or_else(|| PluginError::Internal(format!("no range starts at {start}")))?;
+            let more = read_page(
+                &mut state.shards[idx],
+                reply,
+                &url,
+                token,
+                &resolved_at,
+                &mut holders,
+            )?;
+            pages_since_checkpoint += 1;
+            if !more {
+                state.shards.remove(idx);
+                continue;
+            }
+            // This range is idle now: the moment to split it into free slots.
+            let free = target.saturating_sub(state.shards.len());
+            let tails = split(&mut state.shards[idx], free, opts.page_size);
+            for shard in std::iter::once(state.shards[idx].clone()).chain(tails.iter().cloned()) {
+                let url = page_url(base_url, token, &shard, &resolved_at, opts);
+                in_flight.insert(host.start(&url), (shard.start, url));
+            }
+            state.shards.extend(tails);
+        }
         state.rows += holders.len() as u64;
         host.emit(&holders)?;
-        rebalance(&mut state, target, opts.page_size);
-        host.checkpoint(&serde_json::to_string(&state).expect("checkpoint serializes"));
-        host.progress(state.rows, estimate_total(&state));
+        if pages_since_checkpoint >= CHECKPOINT_EVERY_PAGES || in_flight.is_empty() {
+            pages_since_checkpoint = 0;
+            host.checkpoint(&serde_json::to_string(&state).expect("checkpoint serializes"));
+            host.progress(state.rows, estimate_total(&state));
+        }
     }
     Ok(WalkResult {
         resolved_at,
@@ -252,7 +279,7 @@ fn probe(
         })
         .collect();
     let mut pages = Vec::new();
-    for (reply, url) in host.get_all(&urls).into_iter().zip(&urls) {
+    for (reply, url) in get_all(host, &urls)?.into_iter().zip(&urls) {
         pages.push(parse_page(reply, url)?);
     }
     let (highest, lowest) = (&pages[0], &pages[1]);
@@ -354,36 +381,74 @@ fn check_snapshot(page: &BalancesPage, resolved_at: &str, url: &str) -> Result<(
     }
 }
 
-/// Refills the free shard slots by splitting the range with the most
-/// estimated holders left into equal parts. A range is split only when it
-/// likely holds at least two more pages: each split costs one extra
-/// partly-filled page.
-fn rebalance(state: &mut Checkpoint, target: usize, page_size: u32) {
-    let page = f64::from(page_size.max(1));
-    while state.shards.len() < target {
-        let Some(best) = (0..state.shards.len()).max_by(|&a, &b| {
-            let (a, b) = (&state.shards[a], &state.shards[b]);
-            a.estimated_rows_left().total_cmp(&b.estimated_rows_left())
-        }) else {
-            return;
-        };
-        let shard = state.shards[best].clone();
-        let pages_left = shard.estimated_rows_left() / page;
-        if pages_left < 2.0 || shard.remaining_span() < 2 {
-            return;
+/// Reads one page of `shard` into `holders`; false when the range is done.
+fn read_page(
+    shard: &mut Shard,
+    reply: Reply,
+    url: &str,
+    token: EntityId,
+    resolved_at: &str,
+    holders: &mut Vec<Holder>,
+) -> Result<bool, PluginError> {
+    let page = parse_page(reply, url)?;
+    check_snapshot(&page, resolved_at, url)?;
+    let mut last = shard.after;
+    for row in &page.balances {
+        let account = EntityId::parse(&row.account)
+            .map_err(|e| PluginError::Upstream(format!("{url}: bad account in reply: {e}")))?;
+        let in_order = last.is_none_or(|l| account.num > l);
+        if account.shard != token.shard
+            || account.realm != token.realm
+            || account.num < shard.next_start()
+            || account.num >= shard.end
+            || !in_order
+        {
+            return Err(PluginError::Upstream(format!(
+                "{url}: account {account} is outside the requested range or out of order"
+            )));
         }
-        let free = target - state.shards.len();
-        let parts = ((free + 1) as u64)
-            .min((pages_left / 2.0) as u64)
-            .min(shard.remaining_span())
-            .max(2);
-        let (from, span, density) = (shard.next_start(), shard.remaining_span(), shard.density());
-        let cut = |i: u64| from + span * i / parts;
-        state.shards[best].end = cut(1);
-        for i in 1..parts {
-            state.shards.push(Shard::fresh(cut(i), cut(i + 1), density));
+        if row.balance < 0 {
+            return Err(PluginError::Upstream(format!(
+                "{url}: negative balance {} for {account}",
+                row.balance
+            )));
+        }
+        last = Some(account.num);
+        shard.rows += 1;
+        if row.balance > 0 {
+            holders.push(Holder::new(account.to_string(), row.balance.to_string()));
         }
     }
+    match (&page.links.next, last == shard.after) {
+        (None, _) => Ok(false),
+        (Some(next), true) => Err(PluginError::Upstream(format!(
+            "{url}: an empty page links to {next}; refusing to loop"
+        ))),
+        (Some(_), false) => {
+            shard.after = last;
+            Ok(true)
+        }
+    }
+}
+
+/// Splits what is left of `shard` into up to `free + 1` equal ranges (the
+/// first stays `shard`), when it likely holds at least two pages per part:
+/// each split costs one extra partly-filled page. Returns the new ranges.
+fn split(shard: &mut Shard, free: usize, page_size: u32) -> Vec<Shard> {
+    let pages_left = shard.estimated_rows_left() / f64::from(page_size.max(1));
+    if free == 0 || pages_left < 2.0 || shard.remaining_span() < 2 {
+        return Vec::new();
+    }
+    let parts = ((free + 1) as u64)
+        .min((pages_left / 2.0) as u64)
+        .min(shard.remaining_span())
+        .max(2);
+    let (from, span, density) = (shard.next_start(), shard.remaining_span(), shard.density());
+    let cut = |i: u64| from + span * i / parts;
+    shard.end = cut(1);
+    (1..parts)
+        .map(|i| Shard::fresh(cut(i), cut(i + 1), density))
+        .collect()
 }
 
 fn covered_span(state: &Checkpoint) -> u64 {
@@ -417,7 +482,14 @@ mod tests {
         requests: usize,
         emitted: Vec<Holder>,
         checkpoints: Vec<String>,
+        /// Most requests in flight at once.
         max_batch: usize,
+        /// Requests started and not yet answered: (handle, url).
+        pending: Vec<(u64, String)>,
+        next_handle: u64,
+        /// `wait_any` calls: the walk's sequential depth, since every call
+        /// answers everything in flight.
+        waits: usize,
     }
 
     impl FakeMirror {
@@ -429,6 +501,9 @@ mod tests {
                 emitted: Vec::new(),
                 checkpoints: Vec::new(),
                 max_batch: 0,
+                pending: Vec::new(),
+                next_handle: 0,
+                waits: 0,
             }
         }
 
@@ -483,11 +558,18 @@ mod tests {
     }
 
     impl Host for FakeMirror {
-        fn get_all(&mut self, urls: &[String]) -> Vec<Result<(u16, Vec<u8>), PluginError>> {
-            self.requests += urls.len();
-            self.max_batch = self.max_batch.max(urls.len());
-            urls.iter()
-                .map(|u| Ok((200, self.answer(u).into_bytes())))
+        fn start(&mut self, url: &str) -> u64 {
+            self.requests += 1;
+            self.next_handle += 1;
+            self.pending.push((self.next_handle, url.to_string()));
+            self.max_batch = self.max_batch.max(self.pending.len());
+            self.next_handle
+        }
+        fn wait_any(&mut self) -> Vec<(u64, Reply)> {
+            self.waits += 1;
+            std::mem::take(&mut self.pending)
+                .into_iter()
+                .map(|(h, u)| (h, Ok((200, self.answer(&u).into_bytes()))))
                 .collect()
         }
         fn emit(&mut self, holders: &[Holder]) -> Result<(), PluginError> {
@@ -580,7 +662,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(emitted_map(&m.emitted), expected(&m));
-        let rounds = m.checkpoints.len();
+        let rounds = m.waits;
         assert!(
             rounds < 12,
             "30 pages should take few rounds, took {rounds}"
@@ -620,8 +702,11 @@ mod tests {
     fn a_page_from_another_snapshot_fails_loudly() {
         struct Drifting(FakeMirror);
         impl Host for Drifting {
-            fn get_all(&mut self, urls: &[String]) -> Vec<Result<(u16, Vec<u8>), PluginError>> {
-                let r = self.0.get_all(urls);
+            fn start(&mut self, url: &str) -> u64 {
+                self.0.start(url)
+            }
+            fn wait_any(&mut self) -> Vec<(u64, Reply)> {
+                let r = self.0.wait_any();
                 self.0.snapshot = "1700000900.000000000".into();
                 r
             }

@@ -15,11 +15,13 @@ register_plugin!(Hedera);
 struct Imports;
 
 impl fetch::Host for Imports {
-    fn get_all(&mut self, urls: &[String]) -> Vec<Result<(u16, Vec<u8>), PluginError>> {
-        let reqs: Vec<Request> = urls.iter().map(Request::get).collect();
-        http::send_all(&reqs)
+    fn start(&mut self, url: &str) -> u64 {
+        http::start(&Request::get(url))
+    }
+    fn wait_any(&mut self) -> Vec<(u64, fetch::Reply)> {
+        http::wait_any()
             .into_iter()
-            .map(|r| r.map(|resp| (resp.status, resp.body)))
+            .map(|(h, r)| (h, r.map(|resp| (resp.status, resp.body))))
             .collect()
     }
     fn emit(&mut self, holders: &[Holder]) -> Result<(), PluginError> {

@@ -85,3 +85,13 @@ pub fn send_all(reqs: &[Request]) -> Vec<Result<Response, PluginError>> {
 pub fn throttle(url: &str, retry_after_ms: Option<u32>) {
     wit::throttle(url, retry_after_ms)
 }
+
+/// Starts a request without waiting; collect it with [`wait_any`].
+pub fn start(req: &Request) -> u64 {
+    wit::start(req)
+}
+
+/// Waits for at least one started request; returns every finished one.
+pub fn wait_any() -> Vec<(u64, Result<Response, PluginError>)> {
+    wit::wait_any()
+}

@@ -9,8 +9,9 @@ use crate::runtime::bindings::PluginError;
 use crate::runtime::bindings::v0_1::snapshot::plugin::http::{Host, Request, Response};
 use crate::runtime::state::PluginState;
 
-/// The most requests one `send-all` may carry: the host's concurrency limits
-/// apply anyway, this only bounds the memory of one call.
+/// The most requests one `send-all` may carry, and the most a plugin may
+/// have started and not collected: the host's concurrency limits apply
+/// anyway, this only bounds the memory of one call.
 const MAX_BATCH: usize = 1024;
 
 impl Host for PluginState {
@@ -43,6 +44,43 @@ impl Host for PluginState {
             .into_iter()
             .map(|r| r.map(from_net).map_err(to_plugin_error))
             .collect())
+    }
+
+    async fn start(&mut self, req: Request) -> wasmtime::Result<u64> {
+        if self.in_flight.tasks.len() >= MAX_BATCH {
+            return Err(self.limit(format!(
+                "more than {MAX_BATCH} requests started and not collected with wait-any"
+            )));
+        }
+        let handle = self.in_flight.next_handle;
+        self.in_flight.next_handle += 1;
+        let (gateway, egress) = (self.job.gateway.clone(), self.job.egress.clone());
+        // A task of its own: it makes progress while the guest runs, and its
+        // time is not charged to the guest's CPU budget.
+        self.in_flight
+            .tasks
+            .spawn(async move { (handle, gateway.send(&egress, to_net(req)).await) });
+        Ok(handle)
+    }
+
+    async fn wait_any(&mut self) -> wasmtime::Result<Vec<(u64, Result<Response, PluginError>)>> {
+        let mut done = Vec::new();
+        let Some(first) = self.in_flight.tasks.join_next().await else {
+            return Ok(done);
+        };
+        let mut push = |joined: Result<
+            (u64, Result<HttpResponse, NetError>),
+            tokio::task::JoinError,
+        >| {
+            joined
+                .map(|(handle, r)| done.push((handle, r.map(from_net).map_err(to_plugin_error))))
+                .map_err(|e| wasmtime::format_err!("an HTTP task failed: {e}"))
+        };
+        push(first)?;
+        while let Some(more) = self.in_flight.tasks.try_join_next() {
+            push(more)?;
+        }
+        Ok(done)
     }
 
     async fn throttle(&mut self, url: String, retry_after_ms: Option<u32>) -> wasmtime::Result<()> {
