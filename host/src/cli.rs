@@ -5,6 +5,7 @@
 //! (upstream, plugin or host failure). On any error a one-line reason goes
 //! to stderr and no output file is left behind.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -20,6 +21,7 @@ use crate::jobs::{CollectingSink, SnapshotError, SnapshotSpec, take_snapshot};
 use crate::net::HttpGateway;
 use crate::registry::PluginRegistry;
 use crate::runtime::{CompileCache, EngineOptions, PluginEngine};
+use crate::service::ServeConfig;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -34,6 +36,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run the service: REST API, WebSocket progress and the job worker.
+    Serve(Box<ServeArgs>),
     /// Take one snapshot and write it as JSON or CSV.
     Snapshot(Box<SnapshotArgs>),
     /// List the plugins this binary would load.
@@ -42,6 +46,37 @@ pub enum Command {
         #[arg(long)]
         plugins_dir: Option<PathBuf>,
     },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SNAPSHOT_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: std::net::SocketAddr,
+    /// Where the embedded queue, job store, documents and compile cache live.
+    #[arg(long, env = "SNAPSHOT_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Ledger API for a chain, `CHAIN=URL` (repeatable); also
+    /// `SNAPSHOT_ENDPOINT_<CHAIN>` in the environment.
+    #[arg(long = "endpoint", value_name = "CHAIN=URL", value_parser = parse_option)]
+    pub endpoints: Vec<(String, String)>,
+    /// Add or override plugins with the `.wasm` files in DIR.
+    #[arg(long)]
+    pub plugins_dir: Option<PathBuf>,
+    /// Upstream limit override, `HOST=REQUESTS_PER_SECOND[:MAX_CONCURRENCY]` (repeatable).
+    #[arg(long = "rate-limit", value_name = "HOST=RPS[:CONC]")]
+    pub rate_limits: Vec<RateLimitOverride>,
+    /// Without JWT settings, accept tokens signed with a PUBLIC development
+    /// secret (printed at start). Never in production.
+    #[arg(long)]
+    pub insecure_dev: bool,
+    /// The original library's page size, passed to plugins as `page_size`.
+    #[arg(long, env = "SNAPSHOT_BATCH_SIZE")]
+    pub batch_size: Option<u32>,
+    /// The original library's delay between batches, in ms: becomes one
+    /// request per delay for upstreams without a limit of their own.
+    #[arg(long, env = "SNAPSHOT_RATE_LIMIT_DELAY")]
+    pub rate_limit_delay: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -128,8 +163,15 @@ pub fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                // The service reports what it does; the CLI stays quiet.
+                let level = if matches!(cli.command, Command::Serve(_)) {
+                    "info"
+                } else {
+                    "warn"
+                };
+                tracing_subscriber::EnvFilter::new(level)
+            }),
         )
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -141,6 +183,7 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Serve(args) => serve(*args).await,
             Command::Snapshot(args) => snapshot(*args).await,
             Command::Plugins { plugins_dir } => list_plugins(plugins_dir.as_deref()).await,
         }
@@ -152,6 +195,52 @@ pub fn main() -> ExitCode {
             ExitCode::from(f.code)
         }
     }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), Failure> {
+    let mut endpoints: BTreeMap<String, String> = std::env::vars()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("SNAPSHOT_ENDPOINT_")
+                .map(|chain| (chain.to_ascii_lowercase(), v))
+        })
+        .collect();
+    endpoints.extend(args.endpoints);
+    let config = ServeConfig {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        endpoints,
+        plugins_dir: args.plugins_dir,
+        rate_limits: args.rate_limits,
+        insecure_dev: args.insecure_dev,
+        batch_size: args.batch_size,
+        rate_limit_delay_ms: args.rate_limit_delay,
+    };
+    crate::service::serve(config, shutdown_signal())
+        .await
+        .map_err(Failure::from)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down: no new jobs; running ones stay resumable");
 }
 
 async fn registry(plugins_dir: Option<&Path>) -> Result<PluginRegistry, Failure> {

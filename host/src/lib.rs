@@ -13,4 +13,5 @@ pub mod jobs;
 pub mod net;
 pub mod registry;
 pub mod runtime;
+pub mod service;
 pub mod snapshot;

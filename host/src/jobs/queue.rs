@@ -311,6 +311,14 @@ impl QueueConfig {
         if let Some(id) = non_empty("SNAPSHOT_WORKER_ID") {
             config.worker_id = id;
         }
+        // How fast a dead host's jobs are taken over: operators trade
+        // heartbeat traffic against recovery time.
+        let secs = |name: &str, default: Duration| -> anyhow::Result<Duration> {
+            parse_var(&non_empty, name, default.as_secs()).map(Duration::from_secs)
+        };
+        config.heartbeat_interval =
+            secs("SNAPSHOT_QUEUE_HEARTBEAT_SECS", config.heartbeat_interval)?;
+        config.orphan_timeout = secs("SNAPSHOT_QUEUE_ORPHAN_TIMEOUT_SECS", config.orphan_timeout)?;
         Ok(config)
     }
 

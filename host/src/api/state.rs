@@ -1,0 +1,36 @@
+//! What every route handler can reach.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+
+use crate::api::auth::AuthConfig;
+use crate::api::metrics::Metrics;
+use crate::jobs::documents::DocumentStore;
+use crate::jobs::events::EventBus;
+use crate::jobs::queue::JobQueue;
+use crate::jobs::store::SharedJobStore;
+use crate::net::HttpGateway;
+use crate::registry::PluginRegistry;
+
+/// Shared state of the HTTP API.
+#[derive(Clone)]
+pub struct AppState {
+    pub auth: Arc<AuthConfig>,
+    pub registry: Arc<PluginRegistry>,
+    pub gateway: Arc<HttpGateway>,
+    pub queue: Arc<JobQueue>,
+    pub store: SharedJobStore,
+    pub events: Arc<EventBus>,
+    pub documents: DocumentStore,
+    pub metrics: Arc<Metrics>,
+    /// Endpoint override per chain (`SNAPSHOT_ENDPOINT_<CHAIN>`).
+    pub endpoints: Arc<BTreeMap<String, String>>,
+}
+
+impl FromRef<AppState> for Arc<AuthConfig> {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}

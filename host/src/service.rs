@@ -1,0 +1,178 @@
+//! `snapshot-host serve`: the REST/WebSocket API and the queue worker in one
+//! process, on embedded defaults (SQLite under the data directory, local
+//! documents) or on Redis when `REDIS_HOST` is set.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context as _, anyhow};
+
+use crate::api::auth::AuthConfig;
+use crate::api::metrics::Metrics;
+use crate::api::{AppState, app};
+use crate::config::{RateLimitOverride, net_config};
+use crate::jobs::documents::DocumentStore;
+use crate::jobs::events::EventBus;
+use crate::jobs::queue::{JobQueue, QueueBackend, QueueConfig};
+use crate::jobs::store::{RedisJobStore, SharedJobStore, SqliteJobStore};
+use crate::jobs::worker::SnapshotWorker;
+use crate::net::{HostLimit, HttpGateway};
+use crate::registry::PluginRegistry;
+use crate::runtime::{CompileCache, EngineOptions, PluginEngine};
+
+/// The secret `--insecure-dev` signs with: public on purpose.
+pub const INSECURE_DEV_SECRET: &str = "snapshot-host-insecure-dev-secret-do-not-use";
+
+/// Everything `serve` needs (flags and environment, resolved by the CLI).
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Endpoint override per chain.
+    pub endpoints: BTreeMap<String, String>,
+    pub plugins_dir: Option<PathBuf>,
+    pub rate_limits: Vec<RateLimitOverride>,
+    /// Accept tokens signed with [`INSECURE_DEV_SECRET`] when no JWT
+    /// settings are given.
+    pub insecure_dev: bool,
+    /// `SNAPSHOT_BATCH_SIZE` (the original's page size), passed to plugins as
+    /// `page_size`.
+    pub batch_size: Option<u32>,
+    /// `SNAPSHOT_RATE_LIMIT_DELAY` in ms (the original's pause between
+    /// batches): one request per delay for any upstream without a limit of
+    /// its own.
+    pub rate_limit_delay_ms: Option<u64>,
+}
+
+/// Runs the service until `shutdown` resolves; running jobs are left
+/// resumable (their journal is durable and the queue delivers them again).
+pub async fn serve(
+    config: ServeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let auth = match AuthConfig::from_env() {
+        Ok(auth) => auth,
+        Err(e) if config.insecure_dev => {
+            eprintln!(
+                "WARNING: --insecure-dev: no JWT settings ({e}); accepting HS256 tokens signed \
+                 with the PUBLIC secret {INSECURE_DEV_SECRET:?}. Anyone can act as any wallet. \
+                 Never use this outside a development machine."
+            );
+            AuthConfig::hs256(INSECURE_DEV_SECRET).map_err(|e| anyhow!("{e}"))?
+        }
+        Err(e) => return Err(anyhow!("{e}")),
+    };
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+
+    let engine = PluginEngine::new(EngineOptions::default())?;
+    let registry = Arc::new(PluginRegistry::new(
+        engine,
+        Some(CompileCache::new(config.data_dir.join("cache"))),
+    ));
+    registry.load_bundled().await?;
+    if let Some(dir) = &config.plugins_dir {
+        registry.load_dir(dir).await?;
+    }
+    let plugins: Vec<_> = registry.list().into_iter().map(|r| r.plugin).collect();
+    let mut net = net_config(plugins.iter().map(|p| &p.manifest), &config.rate_limits);
+    if let Some(delay) = config.rate_limit_delay_ms.filter(|d| *d > 0) {
+        net.limits.default = HostLimit {
+            requests_per_second: (1000 / delay).max(1) as u32,
+            max_concurrency: net.limits.default.max_concurrency,
+        };
+    }
+    let gateway = HttpGateway::new(net);
+
+    let queue_config = QueueConfig::from_env(&config.data_dir)?;
+    let store: SharedJobStore = match &queue_config.backend {
+        QueueBackend::Sqlite { .. } => {
+            Arc::new(SqliteJobStore::open(&config.data_dir.join("jobs.sqlite3")).await?)
+        }
+        QueueBackend::Redis { url } => {
+            Arc::new(RedisJobStore::connect(url, &queue_config.namespace).await?)
+        }
+    };
+    let max_retries = queue_config.max_retries as u32;
+    let queue = Arc::new(
+        JobQueue::connect(queue_config)
+            .await
+            .map_err(|e| anyhow!("connecting the job queue: {e}"))?,
+    );
+
+    let events = Arc::new(EventBus::new());
+    let metrics = Arc::new(Metrics::default());
+    {
+        let (mut rx, metrics) = (events.subscribe(), metrics.clone());
+        tokio::spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(e) => metrics.observe(&e),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+    }
+    let documents = DocumentStore::new(config.data_dir.join("documents"));
+    let mut plugin_options = Vec::new();
+    if let Some(size) = config.batch_size {
+        plugin_options.push(("page_size".to_string(), size.to_string()));
+    }
+    let worker = Arc::new(SnapshotWorker {
+        registry: registry.clone(),
+        gateway: gateway.clone(),
+        store: store.clone(),
+        events: events.clone(),
+        documents: documents.clone(),
+        endpoints: config.endpoints.clone(),
+        plugin_options,
+        max_retries,
+    });
+
+    let state = AppState {
+        auth: Arc::new(auth),
+        registry,
+        gateway,
+        queue: queue.clone(),
+        store,
+        events,
+        documents,
+        metrics,
+        endpoints: Arc::new(config.endpoints.clone()),
+    };
+
+    // One shutdown signal for both halves.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+
+    let worker_task = {
+        let (queue, stop) = (queue.clone(), stopped(stop_rx.clone()));
+        tokio::spawn(async move { queue.run_worker(worker, stop).await })
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    tracing::info!(listen = %listener.local_addr()?, "snapshot-host serving");
+    eprintln!(
+        "snapshot-host listening on http://{}",
+        listener.local_addr()?
+    );
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(stopped(stop_rx))
+        .await
+        .context("serving HTTP")?;
+    match worker_task.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(anyhow!("queue worker: {e}")),
+        Err(e) => Err(anyhow!("queue worker task: {e}")),
+    }
+}
