@@ -266,22 +266,13 @@ fn account_lines(state: &XrplLedgerState, params: &Map<String, Value>) -> Reply 
     let root = state
         .account_at(selected.index, &account)
         .ok_or_else(RpcError::act_not_found)?;
-    let directory = state.owner_directory_at(selected.index, &account);
     // Markers are not bound to a ledger: the key is looked up in this ledger's directory, and
     // one that is not there (the object was deleted) is refused like rippled does.
-    let start = match params.get("marker") {
-        None => 0,
-        Some(marker) => {
-            let key = parse_lines_marker(marker)?;
-            directory
-                .iter()
-                .position(|(k, _, _)| *k == key)
-                .map(|p| p + 1)
-                .ok_or_else(|| RpcError::invalid_params("Invalid field 'marker'."))?
-        }
-    };
+    let after = params.get("marker").map(parse_lines_marker).transpose()?;
+    let visited = state
+        .owner_directory_from(selected.index, &account, after.as_ref(), limit + 1)
+        .ok_or_else(|| RpcError::invalid_params("Invalid field 'marker'."))?;
     let default_ripple = root.flags & super::state::LSF_DEFAULT_RIPPLE != 0;
-    let visited = &directory[start.min(directory.len())..];
     let mut lines = Vec::new();
     for (_, _, item) in visited.iter().take(limit) {
         let DirectoryItem::Line(line) = item else {

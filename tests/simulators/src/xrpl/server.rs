@@ -84,7 +84,11 @@ pub enum DisabledMethodError {
 pub struct SimulatorConfig {
     /// Port to bind on 127.0.0.1; 0 picks a free one.
     pub port: u16,
-    /// Added to every response, refusals included.
+    /// Response time of every request, refusals included: a reply leaves no earlier than
+    /// `latency` after its request arrived, and the simulator's own work (reading the ledger,
+    /// rendering and serializing the reply) happens within that time, so a client sees the
+    /// same round trip for a 400-line page as for `server_info` (the simulator's CPU cost does
+    /// not add to what benchmarks measure against `latency`).
     pub latency: Duration,
     pub load: Option<LoadConfig>,
     pub ledger_advance: Option<LedgerAdvance>,
@@ -273,15 +277,22 @@ fn judge_load(shared: &Shared) -> Load {
     }
 }
 
-/// `POST /`: count, latency, load, parse, dispatch, maybe close a ledger.
+/// `POST /`: count, load, parse, dispatch, maybe close a ledger, then answer once the configured
+/// latency has passed since the request arrived.
 async fn json_rpc(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let arrived = tokio::time::Instant::now();
+    let response = answer(&shared, &body);
+    if !shared.config.latency.is_zero() {
+        tokio::time::sleep_until(arrived + shared.config.latency).await;
+    }
+    response
+}
+
+fn answer(shared: &Shared, body: &[u8]) -> Response {
     let stats = &shared.stats;
     stats.requests.fetch_add(1, Ordering::Relaxed);
     stats.peak.record(shared.started.elapsed().as_secs());
-    if !shared.config.latency.is_zero() {
-        tokio::time::sleep(shared.config.latency).await;
-    }
-    let load = judge_load(&shared);
+    let load = judge_load(shared);
     if let Load::Refuse503 = load {
         stats.http_503.fetch_add(1, Ordering::Relaxed);
         return (
@@ -292,7 +303,7 @@ async fn json_rpc(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
             .into_response();
     }
     // rippled answers unparsable bodies with a plain-text 400, not a JSON-RPC error.
-    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
         return (StatusCode::BAD_REQUEST, "Unable to parse request\r\n").into_response();
     };
     let Some(method) = request.get("method").and_then(Value::as_str) else {
@@ -323,7 +334,9 @@ async fn json_rpc(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
             }
             let empty_nft_page = method == "nfts_by_issuer"
                 && shared.config.nft_empty_page_every.is_some_and(|every| {
-                    every > 0 && (shared.nft_calls.fetch_add(1, Ordering::Relaxed) + 1) % every == 0
+                    every > 0
+                        && (shared.nft_calls.fetch_add(1, Ordering::Relaxed) + 1)
+                            .is_multiple_of(every)
                 });
             let context = CallContext {
                 kind: shared.config.kind,
@@ -382,11 +395,13 @@ async fn json_rpc(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         ..
     }) = shared.config.ledger_advance
         && every > 0
-        && served % every == 0
+        && served.is_multiple_of(every)
     {
         shared.close_ledger();
     }
-    axum::Json(Value::Object(envelope)).into_response()
+    // Serialized here, within the latency window.
+    let bytes = serde_json::to_vec(&Value::Object(envelope)).expect("a JSON value serializes");
+    ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
 }
 
 /// A started simulator. Dropping it stops the server.

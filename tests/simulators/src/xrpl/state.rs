@@ -835,6 +835,40 @@ impl XrplLedgerState {
         directory
     }
 
+    /// Up to `max` objects of `owner`'s directory at `ledger` that follow the object keyed
+    /// `after` (from the start when `None`), each with its directory page: a window of
+    /// [`Self::owner_directory_at`] found without building the whole directory, so a page of a
+    /// large directory costs one pass over its keys rather than a copy of every object. `None`
+    /// when `after` is not in the directory at `ledger`.
+    pub fn owner_directory_from(
+        &self,
+        ledger: LedgerIndex,
+        owner: &AccountId,
+        after: Option<&[u8; 32]>,
+        max: usize,
+    ) -> Option<Vec<([u8; 32], usize, DirectoryItem<'_>)>> {
+        let entries = self.owner_dirs.get(owner).map_or(&[][..], Vec::as_slice);
+        // A line's directory entry is live exactly while the line exists (both change together
+        // in `insert_trust_line` / `remove_trust_line`), so `live_at` alone numbers the objects
+        // the way `owner_directory_at` does.
+        let mut live = entries.iter().filter(|e| e.live_at(ledger)).enumerate();
+        if let Some(after) = after {
+            live.find(|(_, e)| e.key == *after)?;
+        }
+        let mut window = Vec::with_capacity(max.min(1_024));
+        for (position, entry) in live.take(max) {
+            let item = match entry.object {
+                DirObject::Line(id) => match self.lines[id].at(ledger) {
+                    Some(line) => DirectoryItem::Line(line),
+                    None => continue,
+                },
+                DirObject::Other(kind) => DirectoryItem::Other(kind),
+            };
+            window.push((entry.key, position / DIRECTORY_PAGE_SIZE, item));
+        }
+        Some(window)
+    }
+
     /// Number of objects in `owner`'s directory at `ledger` (AccountRoot `OwnerCount`).
     pub fn owner_count_at(&self, ledger: LedgerIndex, owner: &AccountId) -> usize {
         self.owner_directory_at(ledger, owner).len()
@@ -1321,6 +1355,59 @@ mod tests {
         assert_eq!(
             state.obligations_exact_at(state.tip(), &issuer),
             exact_before
+        );
+    }
+
+    #[test]
+    fn directory_windows_match_the_whole_directory() {
+        let mut state = XrplLedgerState::starting_at(10, 5);
+        let issuer = state.new_issuer();
+        let holders = state.populate_trust_lines(issuer, "USD", 120, 4).unwrap();
+        state.add_owner_objects(issuer, 30);
+        let first = state.tip();
+        state.advance_ledger();
+        state.remove_trust_line(issuer, holders[7], "USD").unwrap();
+        state.add_owner_objects_at(issuer, 50, 5);
+        for ledger in [first, state.tip()] {
+            let whole = state.owner_directory_at(ledger, &issuer);
+            let keys = |items: &[([u8; 32], usize, DirectoryItem<'_>)]| -> Vec<([u8; 32], usize)> {
+                items.iter().map(|(k, p, _)| (*k, *p)).collect()
+            };
+            let from_start = state
+                .owner_directory_from(ledger, &issuer, None, 40)
+                .unwrap();
+            assert_eq!(keys(&from_start), keys(&whole[..40]));
+            let after = whole[63].0;
+            let window = state
+                .owner_directory_from(ledger, &issuer, Some(&after), 40)
+                .unwrap();
+            assert_eq!(keys(&window), keys(&whole[64..104]));
+            let tail = state
+                .owner_directory_from(ledger, &issuer, Some(&whole[whole.len() - 2].0), 40)
+                .unwrap();
+            assert_eq!(keys(&tail), keys(&whole[whole.len() - 1..]));
+            assert!(
+                state
+                    .owner_directory_from(ledger, &issuer, Some(&[7; 32]), 40)
+                    .is_none()
+            );
+        }
+        // A line removed later is no marker in the newer ledger.
+        let removed_key = state
+            .owner_directory_at(first, &issuer)
+            .into_iter()
+            .find(|(_, _, item)| matches!(item, DirectoryItem::Line(l) if l.holder == holders[7]))
+            .unwrap()
+            .0;
+        assert!(
+            state
+                .owner_directory_from(first, &issuer, Some(&removed_key), 1)
+                .is_some()
+        );
+        assert!(
+            state
+                .owner_directory_from(state.tip(), &issuer, Some(&removed_key), 1)
+                .is_none()
         );
     }
 
