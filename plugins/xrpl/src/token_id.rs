@@ -115,11 +115,23 @@ fn checksum(payload: &[u8]) -> [u8; 4] {
     [twice[0], twice[1], twice[2], twice[3]]
 }
 
+/// The value of each byte as a base58 digit (addresses are decoded for every
+/// holder of every page, so no linear alphabet search).
+const DIGIT_OF: [Option<u8>; 256] = {
+    let mut table = [None; 256];
+    let mut i = 0;
+    while i < ALPHABET.len() {
+        table[ALPHABET[i] as usize] = Some(i as u8);
+        i += 1;
+    }
+    table
+};
+
 fn base58_decode(text: &str) -> Result<Vec<u8>, String> {
     // Big-endian base-256 number, grown digit by digit (inputs are ~34 chars).
     let mut out: Vec<u8> = Vec::with_capacity(32);
     for (i, c) in text.bytes().enumerate() {
-        let Some(value) = ALPHABET.iter().position(|&a| a == c) else {
+        let Some(value) = DIGIT_OF[usize::from(c)] else {
             return Err(format!(
                 "character {:?} at position {} is not in the XRPL base58 alphabet",
                 text[i..].chars().next().unwrap_or('?'),

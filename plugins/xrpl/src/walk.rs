@@ -405,9 +405,11 @@ fn page_params(
 fn read_page(kind: WalkKind, token: &TokenId, reply: Reply) -> Result<Page, PluginError> {
     let method = kind.method();
     let bad = |what: String| PluginError::Upstream(format!("{method}: {what}"));
+    // A checksum-verified classic address has exactly one spelling, so the
+    // server's text is the canonical one: no need to encode it again.
     let holder_address = |text: &str| {
         Address::parse(text)
-            .map(|a| a.to_string())
+            .map(|_| text.to_string())
             .map_err(|e| bad(format!("bad holder account in reply: {e}")))
     };
     match (kind, token) {
