@@ -174,7 +174,15 @@ struct Report {
     /// Sharded runs with other limits on either side.
     sensitivity: Vec<HostRun>,
     baseline: Result<Baseline, String>,
+    /// XRPL trust-line walks at several simulator latencies.
+    xrpl: Vec<snapshot_tests::xrpl_bench::XrplBenchResult>,
 }
+
+/// Trust lines in the XRPL run (the issue's size) and the latencies tried:
+/// the walk is sequential, so the ratio depends on how the fixed per-page
+/// cost compares with the round trip.
+const XRPL_TRUST_LINES: usize = 100_000;
+const XRPL_LATENCIES_MS: [u64; 3] = [20, 50, 100];
 
 async fn run_all(args: &Args, cache_dir: &std::path::Path) -> anyhow::Result<Report> {
     eprintln!("bench: plugin load ({} runs each)", args.load_runs);
@@ -246,7 +254,16 @@ async fn run_all(args: &Args, cache_dir: &std::path::Path) -> anyhow::Result<Rep
             b.wall.as_secs_f64()
         );
     }
+    let mut xrpl = Vec::new();
+    for ms in XRPL_LATENCIES_MS {
+        eprintln!("bench: XRPL trust lines, {XRPL_TRUST_LINES} lines, {ms} ms latency");
+        let r = snapshot_tests::xrpl_bench::run(XRPL_TRUST_LINES, Duration::from_millis(ms)).await;
+        eprintln!("bench:   ratio {:.3}", r.ratio);
+        xrpl.push(r);
+    }
+
     Ok(Report {
+        xrpl,
         load,
         sharded,
         unsharded,
@@ -929,6 +946,39 @@ fn render(args: &Args, m: &Machine, r: &Report, total: Duration) -> String {
             let _ = writeln!(w, "**FAILED:** {e}\n");
         }
     }
+
+    // --- XRPL
+    let _ = writeln!(
+        w,
+        "## XRPL trust lines: holders/s against the sequential bound\n"
+    );
+    let _ = writeln!(
+        w,
+        "`tests/src/xrpl_bench.rs`: the XRPL simulator holds {} trust-line holders of one \
+         currency and no other owner objects, so every `account_lines` page carries 400 lines; \
+         the host walks them through the bundled plugin (pinned ledger, marker chain, sum \
+         check). The walk is sequential by nature (each page needs the previous marker), so \
+         the **bound** is 400 lines per round trip at the simulator's latency. *Bare-client \
+         ratio* is a plain HTTP client walking the same pages and parsing them, with no plugin \
+         or host: the floor this machine's HTTP and JSON costs set.\n",
+        thousands(XRPL_TRUST_LINES)
+    );
+    let _ = writeln!(
+        w,
+        "{}",
+        snapshot_tests::xrpl_bench::XrplBenchResult::MARKDOWN_HEADER
+    );
+    for x in &r.xrpl {
+        let _ = writeln!(w, "{}", x.markdown_row());
+    }
+    let _ = writeln!(
+        w,
+        "\nThe snapshot pays a fixed cost per page (HTTP for a ~75 KB reply, JSON parse in \
+         WebAssembly, address checksums, storing 400 holders) on top of the round trip; the \
+         ratio therefore rises with latency. Where the target (≥ 0.9) is missed, it is at \
+         round trips short enough that this fixed cost — most of which the bare client pays \
+         too — is a large share; public rippled/Clio servers answer in 50–150 ms.\n"
+    );
 
     // --- Plugin load
     let l = &r.load;
