@@ -2,8 +2,8 @@
 //! peak counter and an axum server running in the background with a graceful stop.
 
 use std::net::SocketAddr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::Router;
@@ -156,5 +156,46 @@ impl Drop for BackgroundServer {
     fn drop(&mut self) {
         // Graceful stop without waiting (Drop cannot await); the server task ends on its own.
         self.signal_stop();
+    }
+}
+
+/// A started simulator: its server, its live state and its counters.
+/// Dropping it stops the server.
+pub struct RunningSimulator<State, Stats> {
+    state: State,
+    stats: Arc<Stats>,
+    server: BackgroundServer,
+}
+
+impl<State, Stats> RunningSimulator<State, Stats> {
+    pub(crate) fn new(state: State, stats: Arc<Stats>, server: BackgroundServer) -> Self {
+        RunningSimulator {
+            state,
+            stats,
+            server,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.server.address())
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.server.address()
+    }
+
+    /// The live state; lock it to read or mutate while the server runs.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.stats
+    }
+
+    /// Stops accepting requests and waits for in-flight ones to finish.
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }

@@ -97,6 +97,20 @@ pub struct HistoryPage {
     pub next_cursor: Option<String>,
 }
 
+impl HistoryPage {
+    /// A page from up to `limit + 1` jobs read newest first: the extra one
+    /// only says whether another page follows.
+    pub(crate) fn from_overfetch(mut jobs: Vec<JobRecord>, limit: usize) -> Self {
+        let next_cursor = if jobs.len() > limit {
+            jobs.truncate(limit);
+            jobs.last().map(|j| j.job_id.clone())
+        } else {
+            None
+        };
+        HistoryPage { jobs, next_cursor }
+    }
+}
+
 /// A store failure (connection, corrupt data).
 #[derive(Debug, thiserror::Error)]
 #[error("job store: {0}")]

@@ -168,13 +168,7 @@ impl JobStore for RedisJobStore {
                 jobs.push(job);
             }
         }
-        let next_cursor = if jobs.len() > limit {
-            jobs.truncate(limit);
-            jobs.last().map(|j| j.job_id.clone())
-        } else {
-            None
-        };
-        Ok(HistoryPage { jobs, next_cursor })
+        Ok(HistoryPage::from_overfetch(jobs, limit))
     }
 
     async fn append_holders(&self, job_id: &str, batch: &[EmittedHolder]) -> StoreResult<()> {

@@ -144,17 +144,11 @@ impl JobStore for SqliteJobStore {
         .fetch_all(&self.pool)
         .await
         .map_err(StoreError::from)?;
-        let mut jobs = rows
+        let jobs = rows
             .iter()
             .map(|(r,)| decode(r))
             .collect::<StoreResult<Vec<_>>>()?;
-        let next_cursor = if jobs.len() > limit {
-            jobs.truncate(limit);
-            jobs.last().map(|j| j.job_id.clone())
-        } else {
-            None
-        };
-        Ok(HistoryPage { jobs, next_cursor })
+        Ok(HistoryPage::from_overfetch(jobs, limit))
     }
 
     async fn append_holders(&self, job_id: &str, batch: &[EmittedHolder]) -> StoreResult<()> {

@@ -1,6 +1,5 @@
 //! The HTTP server: configuration knobs, request counters, rate limiting, fault injection, churn.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -184,11 +183,7 @@ impl MirrorNodeSimulator {
                 }
             }));
         }
-        Ok(RunningSimulator {
-            state,
-            stats,
-            server,
-        })
+        Ok(RunningSimulator::new(state, stats, server))
     }
 }
 
@@ -245,34 +240,5 @@ async fn behaviour(State(shared): State<Arc<Shared>>, request: Request, next: Ne
     response
 }
 
-/// A started simulator. Dropping it stops the server.
-pub struct RunningSimulator {
-    state: SharedState,
-    stats: Arc<SimulatorStats>,
-    server: BackgroundServer,
-}
-
-impl RunningSimulator {
-    /// `http://127.0.0.1:PORT`, without a trailing slash.
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.server.address())
-    }
-
-    pub fn address(&self) -> SocketAddr {
-        self.server.address()
-    }
-
-    /// The live state; lock it to read or mutate while the server runs.
-    pub fn state(&self) -> &SharedState {
-        &self.state
-    }
-
-    pub fn stats(&self) -> &Arc<SimulatorStats> {
-        &self.stats
-    }
-
-    /// Stops accepting requests and waits for in-flight ones to finish.
-    pub async fn shutdown(self) {
-        self.server.shutdown().await;
-    }
-}
+/// A started mirror-node simulator (see [`crate::common::RunningSimulator`]).
+pub type RunningSimulator = crate::common::RunningSimulator<SharedState, SimulatorStats>;

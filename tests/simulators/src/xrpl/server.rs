@@ -2,7 +2,6 @@
 //! closing with churn.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -245,11 +244,7 @@ impl XrplSimulator {
                 }
             }));
         }
-        Ok(RunningSimulator {
-            state,
-            stats,
-            server,
-        })
+        Ok(RunningSimulator::new(state, stats, server))
     }
 }
 
@@ -404,34 +399,6 @@ fn answer(shared: &Shared, body: &[u8]) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
 }
 
-/// A started simulator. Dropping it stops the server.
-pub struct RunningSimulator {
-    state: SharedState,
-    stats: Arc<SimulatorStats>,
-    server: BackgroundServer,
-}
-
-impl RunningSimulator {
-    /// `http://127.0.0.1:PORT`, without a trailing slash (POST JSON-RPC to `{base_url}/`).
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.server.address())
-    }
-
-    pub fn address(&self) -> SocketAddr {
-        self.server.address()
-    }
-
-    /// The live state; lock it to read or mutate while the server runs.
-    pub fn state(&self) -> &SharedState {
-        &self.state
-    }
-
-    pub fn stats(&self) -> &Arc<SimulatorStats> {
-        &self.stats
-    }
-
-    /// Stops accepting requests and waits for in-flight ones to finish.
-    pub async fn shutdown(self) {
-        self.server.shutdown().await;
-    }
-}
+/// A started XRPL simulator (see [`crate::common::RunningSimulator`]); POST
+/// JSON-RPC to its `base_url()`.
+pub type RunningSimulator = crate::common::RunningSimulator<SharedState, SimulatorStats>;
