@@ -116,6 +116,10 @@ mod tests {
             meter.clone(),
         )
         .await;
-        assert!(meter.used() >= Duration::from_millis(100), "{:?}", meter.used());
+        assert!(
+            meter.used() >= Duration::from_millis(100),
+            "{:?}",
+            meter.used()
+        );
     }
 }
