@@ -93,7 +93,7 @@ pub enum AuthConfigError {
         "no JWT verification key is configured: set JWT_SECRET (HS256 shared secret) or \
          JWT_PUBLIC_KEY (PEM text, or the path of a PEM file, for RS256/EdDSA), and optionally \
          JWT_ALGORITHM, JWT_ISSUER and JWT_AUDIENCE; for local development only, \
-         --insecure-dev starts the server without authentication"
+         --insecure-dev accepts tokens signed with a public development secret"
     )]
     NotConfigured,
     /// Both a secret and a public key are set, so which one signs is unclear.
