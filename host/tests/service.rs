@@ -431,3 +431,78 @@ async fn a_cancelled_job_stops_and_says_so() {
         .unwrap();
     assert_eq!(r.status(), 409);
 }
+
+/// The original library's socket.io client (Node `socket.io-client`), run
+/// as it is: it connects to `/snapshots` with `auth: {accessToken}` and
+/// prints every `snapshots_events` message.
+fn socketio_client(base: &str, token: &str) -> Child {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/socketio-client");
+    assert!(
+        dir.join("node_modules/socket.io-client").exists(),
+        "run `npm ci --prefix tests/socketio-client` first (.ci/run does)"
+    );
+    Command::new("node")
+        .arg(dir.join("client.js"))
+        .args([base, token])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_original_socketio_client_receives_its_jobs_events_and_only_those() {
+    let (sim, at) = simulator(3_000, 0).await;
+    let data = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::start(data.path(), &sim));
+    let alice = wallet_token("0.0.1001");
+
+    let mut client = socketio_client(&server.base, &alice);
+    let mut lines = BufReader::new(client.stdout.take().unwrap()).lines();
+    // Submit only once the client is connected, so it sees every event.
+    let first = tokio::task::block_in_place(|| lines.next().unwrap().unwrap());
+    assert_eq!(first, r#"{"connected":true}"#);
+
+    // Bob's job must not reach Alice's client.
+    let bob = wallet_token("0.0.2002");
+    assert_eq!(
+        submit(&server.base, &bob, json!({ "at": at }))
+            .await
+            .status(),
+        202
+    );
+    let resp = submit(&server.base, &alice, json!({ "at": at })).await;
+    let job = resp.json::<Value>().await.unwrap()["jobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let events: Vec<Value> = tokio::task::block_in_place(|| {
+        lines
+            .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+            .collect()
+    });
+    let status = client.wait().unwrap();
+    assert!(status.success(), "client exited with {status}: {events:?}");
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert!(
+        events.iter().all(|e| e["payload"]["jobId"] == job.as_str()),
+        "{events:?}"
+    );
+    assert_eq!(kinds.first(), Some(&"snapshots_waiting"));
+    assert_eq!(kinds.get(1), Some(&"snapshots_active"));
+    assert_eq!(kinds.last(), Some(&"snapshots_completed"));
+    let done = events.last().unwrap();
+    assert_eq!(done["payload"]["status"], "completed");
+    assert_eq!(done["payload"]["jobName"], "generate_snapshot");
+    assert_eq!(done["payload"]["snapshotId"], "0.0.5000");
+
+    // A client without a valid token is refused at the handshake.
+    let mut refused = socketio_client(&server.base, "not-a-jwt");
+    let out = BufReader::new(refused.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    assert!(out.contains("connect_error"), "{out}");
+    assert_eq!(refused.wait().unwrap().code(), Some(2));
+}

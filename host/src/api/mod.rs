@@ -8,6 +8,7 @@ pub mod error;
 pub mod health;
 pub mod metrics;
 pub mod rest;
+pub mod socketio;
 pub mod state;
 pub mod ws;
 
@@ -36,5 +37,6 @@ pub fn app(state: AppState) -> Router {
         .merge(http)
         .merge(ws::router())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(socketio::layer(state.clone()))
         .with_state(state)
 }
