@@ -122,6 +122,10 @@ impl JobEvent {
 /// final event are never dropped.
 pub const PROGRESS_EVENTS_PER_SECOND: u32 = 4;
 
+/// How long a finished job's late progress events are still recognised
+/// and dropped.
+const FINISHED_MARK: Duration = Duration::from_secs(600);
+
 /// Fan-out of job events to every subscriber in this process.
 pub struct EventBus {
     tx: broadcast::Sender<JobEvent>,
@@ -145,23 +149,29 @@ impl EventBus {
         }
     }
 
-    /// Publishes `event`; progress events are throttled per job.
+    /// Publishes `event`; progress events are throttled per job, and a
+    /// progress event that arrives after its job's final event (progress is
+    /// reported from other tasks) is dropped, so clients see the final
+    /// event last.
     pub fn publish(&self, event: JobEvent) {
+        let now = Instant::now();
         if event.kind == EventType::Progress {
             let mut last = self.last_progress.lock().unwrap_or_else(|e| e.into_inner());
-            let now = Instant::now();
             let min_gap = Duration::from_secs(1) / PROGRESS_EVENTS_PER_SECOND;
             match last.get(&event.job_id) {
-                Some(at) if now.duration_since(*at) < min_gap => return,
+                // A finished job's entry lies in the future: always too soon.
+                Some(at) if now.saturating_duration_since(*at) < min_gap || *at > now => return,
                 _ => {
                     last.insert(event.job_id.clone(), now);
                 }
             }
         } else if event.is_final() {
-            self.last_progress
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&event.job_id);
+            let mut last = self.last_progress.lock().unwrap_or_else(|e| e.into_inner());
+            // Forget what no longer matters: throttling entries a minute
+            // old and the marks of jobs that ended long ago.
+            let stale = now.checked_sub(Duration::from_secs(60));
+            last.retain(|_, at| *at > now || stale.is_none_or(|s| *at > s));
+            last.insert(event.job_id.clone(), now + FINISHED_MARK);
         }
         // No subscriber is not an error: nobody is listening right now.
         let _ = self.tx.send(event);
@@ -225,5 +235,18 @@ mod tests {
         }
         assert!(got.len() <= 3, "{} events", got.len());
         assert_eq!(got.last().unwrap().kind, EventType::Completed);
+    }
+
+    #[tokio::test]
+    async fn progress_arriving_after_the_final_event_is_dropped() {
+        let bus = EventBus::new();
+        let mut rx = bus.subscribe();
+        bus.publish(JobEvent::completed(&job(JobStatus::Completed, 100)));
+        bus.publish(JobEvent::progress(&job(JobStatus::Active, 80)));
+        assert_eq!(rx.try_recv().unwrap().kind, EventType::Completed);
+        assert!(
+            rx.try_recv().is_err(),
+            "the late progress event was dropped"
+        );
     }
 }
