@@ -343,6 +343,11 @@ async fn bad_tokens_bad_bodies_and_bad_credentials_are_refused_before_anything_i
         .await
         .unwrap();
     assert_eq!(r.status(), 413);
+    assert_eq!(
+        r.headers()["connection"],
+        "close",
+        "the unread body makes the connection unusable; the client must not reuse it"
+    );
 
     let expired = token(json!({ "sub": "0.0.1001", "exp": 1_000_000 }));
     let none_alg = {
