@@ -1,7 +1,4 @@
-//! Finished snapshot documents on local disk, under the data directory.
-
-use std::io::Write;
-use std::path::{Path, PathBuf};
+//! The two forms of a finished snapshot: JSON and CSV.
 
 use crate::snapshot::{CanonicalSnapshot, Sha256Writer};
 
@@ -28,55 +25,25 @@ impl DocumentFormat {
     }
 }
 
-/// `<dir>/<job id>.json` and `.csv`, each written beside its final name and
-/// renamed, so a reader never sees half a document.
-#[derive(Clone, Debug)]
-pub struct DocumentStore {
-    dir: PathBuf,
+/// A finished snapshot's two documents, rendered.
+pub struct RenderedDocuments {
+    pub json: Vec<u8>,
+    pub csv: Vec<u8>,
+    /// sha256 of the JSON document, hex.
+    pub json_sha256: String,
 }
 
-impl DocumentStore {
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        DocumentStore { dir: dir.into() }
-    }
-
-    /// Writes both documents of `job_id`; returns the JSON document's sha256.
-    pub fn write(&self, job_id: &str, doc: &CanonicalSnapshot) -> std::io::Result<String> {
-        std::fs::create_dir_all(&self.dir)?;
-        let json_sha = self.write_one(job_id, DocumentFormat::Json, |w| doc.write_json(w))?;
-        self.write_one(job_id, DocumentFormat::Csv, |w| doc.write_csv(w))?;
-        Ok(json_sha)
-    }
-
-    fn write_one(
-        &self,
-        job_id: &str,
-        format: DocumentFormat,
-        write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-    ) -> std::io::Result<String> {
-        let tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
-        let mut hashing = Sha256Writer::new(std::io::BufWriter::new(tmp));
-        write(&mut hashing)?;
-        let (buffered, sha) = hashing.finish();
-        let tmp = buffered.into_inner().map_err(|e| e.into_error())?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(self.path(job_id, format))
-            .map_err(|e| e.error)?;
-        Ok(sha)
-    }
-
-    /// Where a document lives (it may not exist).
-    pub fn path(&self, job_id: &str, format: DocumentFormat) -> PathBuf {
-        // Job ids are ULIDs we generate; refuse anything else so a path can
-        // never leave the directory.
-        let safe: String = job_id
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .collect();
-        self.dir.join(format!("{safe}.{}", format.extension()))
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
+/// Renders both documents of `doc` (blocking: call off the async threads;
+/// they are stored by [`crate::artifacts::Artifacts`]).
+pub fn render(doc: &CanonicalSnapshot) -> std::io::Result<RenderedDocuments> {
+    let mut hashing = Sha256Writer::new(Vec::new());
+    doc.write_json(&mut hashing)?;
+    let (json, json_sha256) = hashing.finish();
+    let mut csv = Vec::new();
+    doc.write_csv(&mut csv)?;
+    Ok(RenderedDocuments {
+        json,
+        csv,
+        json_sha256,
+    })
 }
