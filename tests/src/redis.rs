@@ -3,10 +3,13 @@
 //! tests.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
+
+// `super`: these files are also included by path in the host's own tests,
+// whose harness provides `free_port` too.
+use super::free_port;
 
 /// How long `redis-server` gets to say it is ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -92,12 +95,4 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-/// A port that was free a moment ago (the OS picks it).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("binding a loopback port")
 }

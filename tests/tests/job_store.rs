@@ -28,6 +28,11 @@ fn job(id: &str, wallet: &str) -> JobRecord {
         document_sha256: None,
         ipfs_cid: None,
         csv_cid: None,
+        ipfs_status: None,
+        ipfs_url: None,
+        csv_url: None,
+        plugin: None,
+        plugin_sha256: None,
         cancel_requested: false,
     }
 }
@@ -138,6 +143,35 @@ async fn the_sqlite_store_keeps_records_history_and_journals() {
         .await
         .unwrap();
     behaves_like_a_job_store(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_updates_from_several_hosts_lose_nothing() {
+    let redis = RedisServer::start();
+    let mut hosts = Vec::new();
+    for _ in 0..3 {
+        hosts.push(Arc::new(
+            RedisJobStore::connect(&redis.url(), "test-store")
+                .await
+                .unwrap(),
+        ));
+    }
+    hosts[0].insert(&job("01A", "w1")).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let store = hosts[i % hosts.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .update("01A", &|r| r.attempts += 1)
+                .await
+                .unwrap()
+                .unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(hosts[1].get("01A").await.unwrap().unwrap().attempts, 60);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

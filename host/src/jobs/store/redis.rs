@@ -6,6 +6,8 @@
 //!   0, ordered lexically: ULIDs sort by creation time);
 //! - `{ns}:journal:{id}` — list of journal entries, oldest first.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use redis::aio::MultiplexedConnection;
 
@@ -19,7 +21,13 @@ use crate::snapshot::EmittedHolder;
 pub struct RedisJobStore {
     conn: MultiplexedConnection,
     namespace: String,
+    /// Updates of one job from this process take turns (striped by job id),
+    /// so the compare-and-set below only ever races other hosts.
+    update_locks: Arc<[tokio::sync::Mutex<()>]>,
 }
+
+/// Stripes of [`RedisJobStore::update_locks`].
+const UPDATE_LOCK_STRIPES: usize = 64;
 
 impl std::fmt::Debug for RedisJobStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -43,6 +51,9 @@ impl RedisJobStore {
         Ok(RedisJobStore {
             conn,
             namespace: namespace.to_string(),
+            update_locks: (0..UPDATE_LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         })
     }
 
@@ -114,7 +125,19 @@ impl JobStore for RedisJobStore {
         );
         let key = self.job_key(job_id);
         let mut conn = self.conn.clone();
-        for _ in 0..UPDATE_ATTEMPTS {
+        let stripe = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            job_id.hash(&mut h);
+            (h.finish() as usize) % self.update_locks.len()
+        };
+        let _turn = self.update_locks[stripe].lock().await;
+        for attempt in 0..UPDATE_ATTEMPTS {
+            if attempt > 0 {
+                // Another host won the race: let it finish before re-reading.
+                let jitter = rand::random::<u64>() % (1 << attempt.min(6));
+                tokio::time::sleep(std::time::Duration::from_millis(jitter)).await;
+            }
             let raw: Option<String> = redis::cmd("GET")
                 .arg(&key)
                 .query_async(&mut conn)

@@ -28,7 +28,7 @@ pub use query::{BalancesQuery, LimitConfig, Op, Order};
 pub use routes::{BalancesPage, balances_page, next_link, render_token_info};
 pub use seed::{Seed, load_setup};
 pub use server::{
-    ChurnConfig, ChurnTrigger, MirrorNodeSimulator, RunningSimulator, SimulatorConfig,
+    ChurnConfig, ChurnTrigger, Faults, MirrorNodeSimulator, RunningSimulator, SimulatorConfig,
     SimulatorStats,
 };
 pub use state::{

@@ -47,6 +47,8 @@ pub struct SimulatorConfig {
     pub burst: Option<f64>,
     /// Share of requests (0.0–1.0) answered 503, drawn from an RNG seeded with `seed`.
     pub error_ratio: f64,
+    /// Failures a test switches on and off while the simulator runs (keep a clone).
+    pub faults: Faults,
     pub churn: Option<ChurnConfig>,
     /// Seeds the fault-injection and churn RNG.
     pub seed: u64,
@@ -62,10 +64,70 @@ impl Default for SimulatorConfig {
             rate_limit: None,
             burst: None,
             error_ratio: 0.0,
+            faults: Faults::default(),
             churn: None,
             seed: 0,
             limits: LimitConfig::default(),
         }
+    }
+}
+
+/// A switch that makes the simulator answer every request with one error status, e.g. an
+/// outage (503) or a token the mirror node no longer knows (404), for as long as a test wants.
+/// Unlike `error_ratio` it is steered at run time and deterministic. Clones share the switch:
+/// put one in [`SimulatorConfig::faults`] and keep the other.
+#[derive(Clone, Default)]
+pub struct Faults(Arc<Mutex<Option<Outage>>>);
+
+#[derive(Debug, Clone, Copy)]
+struct Outage {
+    status: StatusCode,
+    /// Requests still served normally before the outage starts.
+    pass: u64,
+}
+
+impl Faults {
+    /// From now on every request is answered `status` (with the mirror node's error body) until
+    /// [`Faults::clear`]. Panics if `status` is not a valid HTTP status.
+    pub fn fail_all(&self, status: u16) {
+        self.fail_after(0, status);
+    }
+
+    /// The next `pass` requests are served normally, then every request is answered `status`
+    /// until [`Faults::clear`].
+    pub fn fail_after(&self, pass: u64, status: u16) {
+        let status = StatusCode::from_u16(status).expect("a valid HTTP status");
+        *self.0.lock().expect("faults lock poisoned") = Some(Outage { status, pass });
+    }
+
+    /// Back to normal service.
+    pub fn clear(&self) {
+        *self.0.lock().expect("faults lock poisoned") = None;
+    }
+
+    /// The status to answer this request with, if the switch is on (consumes one `pass`).
+    fn next(&self) -> Option<StatusCode> {
+        let mut outage = self.0.lock().expect("faults lock poisoned");
+        let outage = outage.as_mut()?;
+        if outage.pass > 0 {
+            outage.pass -= 1;
+            return None;
+        }
+        Some(outage.status)
+    }
+}
+
+impl std::fmt::Debug for Faults {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let outage = *self.0.lock().expect("faults lock poisoned");
+        f.debug_tuple("Faults").field(&outage).finish()
+    }
+}
+
+/// Two configs are equal only when they share the same switch.
+impl PartialEq for Faults {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 }
 
@@ -78,7 +140,7 @@ pub struct SimulatorStats {
     pub served: AtomicU64,
     /// 429 replies.
     pub rate_limited: AtomicU64,
-    /// Injected 503 replies.
+    /// Injected error replies: 503s drawn by `error_ratio`, and those a [`Faults`] switch set.
     pub injected_errors: AtomicU64,
     /// Churn rounds applied.
     pub churns: AtomicU64,
@@ -210,6 +272,15 @@ async fn behaviour(State(shared): State<Arc<Shared>>, request: Request, next: Ne
             return response;
         }
     }
+    if let Some(status) = shared.config.faults.next() {
+        shared.stats.injected_errors.fetch_add(1, Ordering::Relaxed);
+        let message = match status {
+            // What the routes themselves answer for an unknown token or path.
+            StatusCode::NOT_FOUND => "Not found",
+            other => other.canonical_reason().unwrap_or("Error"),
+        };
+        return error_response(status, vec![message.to_owned()]);
+    }
     if shared.config.error_ratio > 0.0 {
         let fail = shared
             .rng
@@ -242,3 +313,26 @@ async fn behaviour(State(shared): State<Arc<Shared>>, request: Request, next: Ne
 
 /// A started mirror-node simulator (see [`crate::common::RunningSimulator`]).
 pub type RunningSimulator = crate::common::RunningSimulator<SharedState, SimulatorStats>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fault_switch_passes_then_fails_until_cleared_and_clones_share_it() {
+        let faults = Faults::default();
+        let kept = faults.clone();
+        assert_eq!(faults.next(), None, "off by default");
+        kept.fail_after(2, 404);
+        assert_eq!(faults.next(), None);
+        assert_eq!(faults.next(), None);
+        assert_eq!(faults.next(), Some(StatusCode::NOT_FOUND));
+        assert_eq!(faults.next(), Some(StatusCode::NOT_FOUND));
+        kept.fail_all(503);
+        assert_eq!(faults.next(), Some(StatusCode::SERVICE_UNAVAILABLE));
+        kept.clear();
+        assert_eq!(faults.next(), None);
+        assert_eq!(faults, kept);
+        assert_ne!(faults, Faults::default());
+    }
+}
