@@ -13,7 +13,8 @@
 //! line, so an operator can find the cause without the client ever seeing it.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -89,13 +90,18 @@ impl ApiError {
     }
 }
 
-/// The NestJS error body.
-#[derive(Debug, Serialize)]
+/// The NestJS error body, the one shape of every error the API answers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ErrorBody {
+#[schema(example = json!({"statusCode": 404, "message": "no snapshot job 01J0000000000000000000000", "error": "Not Found"}))]
+pub struct ErrorBody {
+    /// The HTTP status, repeated.
+    #[schema(example = 404)]
     status_code: u16,
+    /// What went wrong, written for the client.
     message: String,
     /// The status reason phrase, e.g. "Unauthorized".
+    #[schema(example = "Not Found")]
     error: &'static str,
     /// Only on 500s: the id of the log line that holds the cause.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -162,6 +168,20 @@ impl From<QueryRejection> for ApiError {
 
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
+        Self::from_rejection(rejection.status(), rejection.body_text())
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        Self::from_rejection(rejection.status(), rejection.body_text())
+    }
+}
+
+/// Not a WebSocket handshake: a 400 (any 4xx of the rejection) in the same
+/// shape as every other error.
+impl From<WebSocketUpgradeRejection> for ApiError {
+    fn from(rejection: WebSocketUpgradeRejection) -> Self {
         Self::from_rejection(rejection.status(), rejection.body_text())
     }
 }
