@@ -1,14 +1,19 @@
 //! Builds the test-only guest plugins for wasm32-wasip2, so every test run
 //! exercises guests compiled from the sources beside it. Their paths reach
-//! the tests as `MISBEHAVING_WASM` (see `src/guests.rs`).
+//! the tests as `MISBEHAVING_WASM` and `STELLAR_WASM` (see `src/guests.rs`).
+//! The Stellar plugin is a real plugin that is deliberately not bundled into
+//! the host binary: the tests load it from a plugins directory.
 
 use std::path::PathBuf;
 
 #[path = "../host/build/wasm_guests.rs"]
 mod wasm_guests;
 
-/// (plugin name, crate name) of every test-only guest.
-const GUESTS: &[(&str, &str)] = &[("misbehaving", "snapshot-test-plugin-misbehaving")];
+/// (plugin name, crate name) of every guest the tests load from files.
+const GUESTS: &[(&str, &str)] = &[
+    ("misbehaving", "snapshot-test-plugin-misbehaving"),
+    ("stellar", "snapshot-plugin-stellar"),
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());

@@ -2,5 +2,6 @@
 //! plugins talk to, with knobs for latency, rate limits, injected failures and balance churn.
 
 pub mod common;
+pub mod horizon;
 pub mod mirror_node;
 pub mod xrpl;
