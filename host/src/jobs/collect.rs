@@ -82,7 +82,8 @@ impl CollectingSink {
             .clone()
     }
 
-    fn accounts(&self) -> usize {
+    /// Distinct accounts collected so far.
+    pub fn accounts(&self) -> usize {
         self.holders
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -18,6 +18,7 @@ use crate::runtime::cpu::CpuMeter;
 use crate::runtime::sink::{JobSink, LogLevel};
 
 /// Everything the host imports need during one call.
+#[derive(Clone)]
 pub struct JobContext {
     /// `name@version`, prefixed to every log line and error.
     pub plugin_id: String,

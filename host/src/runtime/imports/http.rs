@@ -1,13 +1,14 @@
 //! `snapshot:plugin/http`: the plugin's only way out of the sandbox.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 
 use crate::net::{HttpRequest, HttpResponse, NetError};
 use crate::runtime::bindings::PluginError;
 use crate::runtime::bindings::v0_1::snapshot::plugin::http::{Host, Request, Response};
-use crate::runtime::state::PluginState;
+use crate::runtime::sink::HttpExchange;
+use crate::runtime::state::{JobContext, PluginState};
 
 /// The most requests one `send-all` may carry, and the most a plugin may
 /// have started and not collected: the host's concurrency limits apply
@@ -16,9 +17,7 @@ const MAX_BATCH: usize = 1024;
 
 impl Host for PluginState {
     async fn send(&mut self, req: Request) -> wasmtime::Result<Result<Response, PluginError>> {
-        let (gateway, egress) = (self.job.gateway.clone(), self.job.egress.clone());
-        Ok(gateway
-            .send(&egress, to_net(req))
+        Ok(send_observed(&self.job, req)
             .await
             .map(from_net)
             .map_err(to_plugin_error))
@@ -34,11 +33,8 @@ impl Host for PluginState {
                 reqs.len()
             )));
         }
-        let (gateway, egress) = (self.job.gateway.clone(), self.job.egress.clone());
-        let calls = reqs.into_iter().map(|r| {
-            let (gateway, egress) = (gateway.clone(), egress.clone());
-            async move { gateway.send(&egress, to_net(r)).await }
-        });
+        let job = &self.job;
+        let calls = reqs.into_iter().map(|r| send_observed(job, r));
         Ok(join_all(calls)
             .await
             .into_iter()
@@ -54,12 +50,12 @@ impl Host for PluginState {
         }
         let handle = self.in_flight.next_handle;
         self.in_flight.next_handle += 1;
-        let (gateway, egress) = (self.job.gateway.clone(), self.job.egress.clone());
+        let job = self.job.clone();
         // A task of its own: it makes progress while the guest runs, and its
         // time is not charged to the guest's CPU budget.
         self.in_flight
             .tasks
-            .spawn(async move { (handle, gateway.send(&egress, to_net(req)).await) });
+            .spawn(async move { (handle, send_observed(&job, req).await) });
         Ok(handle)
     }
 
@@ -93,6 +89,22 @@ impl Host for PluginState {
         }
         Ok(())
     }
+}
+
+/// Sends one request through the gateway under the job's egress policy and
+/// tells the job's sink how it went (for observers such as a trace).
+async fn send_observed(job: &JobContext, req: Request) -> Result<HttpResponse, NetError> {
+    let req = to_net(req);
+    let (method, url) = (req.method.clone(), req.url.clone());
+    let started = Instant::now();
+    let result = job.gateway.send(&job.egress, req).await;
+    job.sink.http(&HttpExchange {
+        method: &method,
+        url: &url,
+        outcome: result.as_ref().map(|r| (r.status, r.body.len())),
+        elapsed: started.elapsed(),
+    });
+    result
 }
 
 fn to_net(r: Request) -> HttpRequest {
