@@ -1,13 +1,20 @@
-//! Settings shared by every command: upstream limits and the HTTP gateway.
+//! Settings shared by every command: upstream limits and the HTTP gateway,
+//! and (in [`plugins`]) the operator's plugin config file.
 //!
-//! Limits come from three places, most specific first: the operator
-//! (`--rate-limit HOST=RPS[:CONCURRENCY]`), the plugins' manifests
-//! (`[[rate_limits]]`), and the built-in default for any other host.
+//! Limits come from four places, most specific first: the operator's
+//! command line (`--rate-limit HOST=RPS[:CONCURRENCY]`), the operator's plugin
+//! config (`[[plugins.<name>.rate_limits]]`), the plugins' manifests
+//! (`[[rate_limits]]`), and the built-in default for any other host. The
+//! plugins' part changes as plugins are loaded and unloaded:
+//! [`limits_config`] recomputes it and the gateway takes it at run time.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::net::{HostLimit, LimitsConfig, NetConfig, RetryPolicy};
-use crate::runtime::Manifest;
+use crate::runtime::{LoadedPlugin, Manifest};
+
+pub mod plugins;
 
 /// One operator rate-limit override, parsed from `HOST=RPS[:CONCURRENCY]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,6 +76,29 @@ pub fn net_config<'a>(
         request_timeout: Duration::from_secs(30),
         ..NetConfig::default()
     }
+}
+
+/// The per-host limits for the operator's `overrides` and what `plugins`
+/// bring (their effective `rate_limits`: manifest, replaced by the operator's
+/// grant), over `default`. On a host named twice, the override wins, then
+/// the first plugin (by name) naming it.
+pub fn limits_config(
+    plugins: &[Arc<LoadedPlugin>],
+    overrides: &[RateLimitOverride],
+    default: HostLimit,
+) -> LimitsConfig {
+    let mut per_host: Vec<(String, HostLimit)> = overrides
+        .iter()
+        .map(|o| (o.host.clone(), o.limit))
+        .collect();
+    for plugin in plugins {
+        for (host, limit) in &plugin.capabilities.rate_limits {
+            if !per_host.iter().any(|(h, _)| h.eq_ignore_ascii_case(host)) {
+                per_host.push((host.clone(), *limit));
+            }
+        }
+    }
+    LimitsConfig { default, per_host }
 }
 
 #[cfg(test)]

@@ -7,9 +7,11 @@
 //! become a [`snapshot::CanonicalSnapshot`] → JSON/CSV bytes.
 
 pub mod api;
+pub mod artifacts;
 pub mod cli;
 pub mod config;
 pub mod jobs;
+pub mod kit;
 pub mod net;
 pub mod registry;
 pub mod runtime;

@@ -6,21 +6,22 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
 
 use crate::api::auth::AuthConfig;
 use crate::api::metrics::Metrics;
 use crate::api::{AppState, app};
-use crate::config::{RateLimitOverride, net_config};
-use crate::jobs::documents::DocumentStore;
+use crate::artifacts::{Artifacts, IpfsOptions, KuboClient, KuboConfig};
+use crate::config::{RateLimitOverride, limits_config, net_config};
 use crate::jobs::events::EventBus;
 use crate::jobs::queue::{JobQueue, QueueBackend, QueueConfig};
 use crate::jobs::store::{RedisJobStore, SharedJobStore, SqliteJobStore};
 use crate::jobs::worker::SnapshotWorker;
 use crate::net::{HostLimit, HttpGateway};
-use crate::registry::PluginRegistry;
-use crate::runtime::{CompileCache, EngineOptions, PluginEngine};
+use crate::registry::{DEFAULT_DEBOUNCE, PluginRegistry};
+use crate::runtime::{CompileCache, EngineOptions, PluginEngine, PluginGrants};
 
 /// The secret `--insecure-dev` signs with: public on purpose.
 pub const INSECURE_DEV_SECRET: &str = "snapshot-host-insecure-dev-secret-do-not-use";
@@ -32,7 +33,12 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     /// Endpoint override per chain.
     pub endpoints: BTreeMap<String, String>,
+    /// The plugins directory, watched for hot loading and written by the
+    /// admin API; `<data_dir>/plugins` when none is given.
     pub plugins_dir: Option<PathBuf>,
+    /// The operator's plugin config file (grants per plugin; see
+    /// `crate::config::plugins`).
+    pub plugin_config: Option<PathBuf>,
     pub rate_limits: Vec<RateLimitOverride>,
     /// Accept tokens signed with [`INSECURE_DEV_SECRET`] when no JWT
     /// settings are given.
@@ -44,6 +50,13 @@ pub struct ServeConfig {
     /// batches): one request per delay for any upstream without a limit of
     /// its own.
     pub rate_limit_delay_ms: Option<u64>,
+    /// The IPFS node documents are published to (`IPFS_API_URL`); none:
+    /// the local content-addressed store only.
+    pub ipfs: Option<KuboConfig>,
+    /// Public gateway for document links (`IPFS_GATEWAY_URL`).
+    pub ipfs_gateway: Option<url::Url>,
+    /// Longest wait between retries of a failed upload.
+    pub ipfs_retry_max: Duration,
 }
 
 /// Runs the service until `shutdown` resolves; running jobs are left
@@ -67,24 +80,43 @@ pub async fn serve(
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
 
+    let grants = match &config.plugin_config {
+        Some(path) => crate::config::plugins::load(path).map_err(|e| anyhow!("{e}"))?,
+        None => PluginGrants::none(),
+    };
     let engine = PluginEngine::new(EngineOptions::default())?;
-    let registry = Arc::new(PluginRegistry::new(
-        engine,
-        Some(CompileCache::new(config.data_dir.join("cache"))),
-    ));
+    let registry = Arc::new(
+        PluginRegistry::new(
+            engine,
+            Some(CompileCache::new(config.data_dir.join("cache"))),
+        )
+        .with_grants(grants),
+    );
     registry.load_bundled().await?;
-    if let Some(dir) = &config.plugins_dir {
-        registry.load_dir(dir).await?;
-    }
-    let plugins: Vec<_> = registry.list().into_iter().map(|r| r.plugin).collect();
-    let mut net = net_config(plugins.iter().map(|p| &p.manifest), &config.rate_limits);
+    let mut net = net_config([], &config.rate_limits);
     if let Some(delay) = config.rate_limit_delay_ms.filter(|d| *d > 0) {
         net.limits.default = HostLimit {
             requests_per_second: (1000 / delay).max(1) as u32,
             max_concurrency: net.limits.default.max_concurrency,
         };
     }
+    let default_limit = net.limits.default;
     let gateway = HttpGateway::new(net);
+    {
+        // The plugins' rate limits follow the plugins: each load or unload
+        // hands the gateway the limits of those now active.
+        let (gateway, overrides) = (gateway.clone(), config.rate_limits.clone());
+        registry.on_change(move |plugins| {
+            gateway.set_limits(limits_config(plugins, &overrides, default_limit))
+        });
+    }
+    // Hot loading: the directory is loaded now (a bad file is rejected and
+    // logged, not fatal) and watched until the service stops.
+    let plugins_dir = config
+        .plugins_dir
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("plugins"));
+    let _plugin_watcher = registry.watch(&plugins_dir, DEFAULT_DEBOUNCE).await?;
 
     let queue_config = QueueConfig::from_env(&config.data_dir)?;
     let store: SharedJobStore = match &queue_config.backend {
@@ -116,7 +148,33 @@ pub async fn serve(
             }
         });
     }
-    let documents = DocumentStore::new(config.data_dir.join("documents"));
+    let ipfs = match config.ipfs.clone() {
+        Some(kubo) => {
+            let client = KuboClient::new(kubo).map_err(|e| anyhow!("{e}"))?;
+            // The start-up probe: a node that is down now is not fatal (the
+            // documents wait in the local store), but the operator is told.
+            match client.version().await {
+                Ok(v) => {
+                    tracing::info!(api = %client.api_url(), version = v, "IPFS node reachable")
+                }
+                Err(e) => tracing::warn!(
+                    api = %client.api_url(),
+                    "IPFS node not reachable at start ({e}); documents stay local until it is"
+                ),
+            }
+            Some(IpfsOptions {
+                client,
+                retry_initial: Duration::from_secs(1).min(config.ipfs_retry_max),
+                retry_max: config.ipfs_retry_max,
+            })
+        }
+        None => None,
+    };
+    let artifacts = Arc::new(Artifacts::new(
+        &config.data_dir.join("artifacts"),
+        ipfs,
+        config.ipfs_gateway.clone(),
+    ));
     let mut plugin_options = Vec::new();
     if let Some(size) = config.batch_size {
         plugin_options.push(("page_size".to_string(), size.to_string()));
@@ -126,7 +184,7 @@ pub async fn serve(
         gateway: gateway.clone(),
         store: store.clone(),
         events: events.clone(),
-        documents: documents.clone(),
+        artifacts: artifacts.clone(),
         endpoints: config.endpoints.clone(),
         plugin_options,
         max_retries,
@@ -137,9 +195,9 @@ pub async fn serve(
         registry,
         gateway,
         queue: queue.clone(),
-        store,
+        store: store.clone(),
         events,
-        documents,
+        artifacts: artifacts.clone(),
         metrics,
         endpoints: Arc::new(config.endpoints.clone()),
     };
@@ -154,6 +212,10 @@ pub async fn serve(
         let _ = rx.wait_for(|s| *s).await;
     };
 
+    let uploader = {
+        let (store, stop) = (store.clone(), stopped(stop_rx.clone()));
+        tokio::spawn(artifacts.run_uploader(store, stop))
+    };
     let worker_task = {
         let (queue, stop) = (queue.clone(), stopped(stop_rx.clone()));
         tokio::spawn(async move { queue.run_worker(worker, stop).await })
@@ -170,6 +232,7 @@ pub async fn serve(
         .with_graceful_shutdown(stopped(stop_rx))
         .await
         .context("serving HTTP")?;
+    let _ = uploader.await;
     match worker_task.await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(anyhow!("queue worker: {e}")),

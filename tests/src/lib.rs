@@ -1,4 +1,11 @@
 pub mod guests;
 pub mod host;
+pub mod ipfs;
+pub mod plugin_bench;
+pub mod plugin_files;
+pub mod ports;
 pub mod redis;
+pub mod service_bench;
 pub mod xrpl_bench;
+
+pub use ports::free_port;

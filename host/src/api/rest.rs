@@ -1,17 +1,24 @@
 //! The REST routes, as the original library's clients call them.
+//!
+//! Each handler carries its `#[utoipa::path]`, and [`router`] registers it
+//! from there (utoipa-axum), so a route cannot exist without its entry in
+//! `GET /openapi.json`, nor at another path or method than documented.
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::api::auth::Caller;
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, ErrorBody};
+use crate::api::openapi::TAG_SNAPSHOTS;
 use crate::api::state::AppState;
 use crate::jobs::documents::DocumentFormat;
 use crate::jobs::events::JobEvent;
@@ -20,40 +27,86 @@ use crate::jobs::store::{JobRecord, JobStatus};
 use crate::jobs::worker::now_ms;
 use crate::jobs::{SnapshotError, SnapshotSpec, validate_token};
 
-/// `/snapshots...` routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/snapshots/generate/{token_id}", post(generate))
-        .route("/snapshots", get(history))
-        .route("/snapshots/{job_id}", get(status).delete(cancel))
-        .route("/snapshots/{job_id}/download", get(download))
+/// `/snapshots...` routes, each registered from its `#[utoipa::path]`.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(generate))
+        .routes(routes!(history))
+        .routes(routes!(status, cancel))
+        .routes(routes!(download))
 }
 
-/// Optional body of `POST /snapshots/generate/{tokenId}`.
-#[derive(Debug, Default, Deserialize)]
+/// Optional body of `POST /snapshots/generate/{tokenId}`. Unknown fields are
+/// refused (400).
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GenerateRequest {
     /// Chain (`hedera`, `xrpl`, ...); detected with the plugins'
     /// `validate-token` when absent.
+    #[schema(example = "hedera")]
     pub chain: Option<String>,
+    /// Network of the chain (e.g. `mainnet`, `testnet`); the plugin's
+    /// default when absent.
     pub network: Option<String>,
     /// Point in time, in the chain's syntax.
+    #[schema(example = "1700000000.000000000")]
     pub at: Option<String>,
     /// Smallest balance kept (exact decimal, the unit of `balance`).
+    #[schema(example = "100.5")]
     pub min_balance: Option<String>,
 }
 
+/// `202` answer to a generate request.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobAccepted {
+    /// Id of the queued job (a ULID).
+    #[schema(example = "01JD3Q9ZV8W1XKQ5T1M3R7N2PA")]
+    pub job_id: String,
+}
+
+/// Take a snapshot of a token
+///
+/// Validates the token (with the chain's plugin, or with each plugin in turn
+/// when `chain` is absent) before anything is queued, then queues the job.
+/// Progress arrives over `GET /snapshots/ws` or socket.io, or by polling
+/// `GET /snapshots/{jobId}`.
+#[utoipa::path(
+    post,
+    path = "/snapshots/generate/{tokenId}",
+    tag = TAG_SNAPSHOTS,
+    params(("tokenId" = String, Path, description = "The token, in its chain's syntax (e.g. `0.0.5000` on Hedera)")),
+    request_body(
+        content = Option<GenerateRequest>,
+        content_type = "application/json",
+        description = "Optional: no body (or `null`) takes every default.",
+    ),
+    responses(
+        (status = 202, description = "Validated and queued.", body = JobAccepted),
+        (status = 400, description = "Malformed or unknown body field, unknown chain, or a token the plugin refuses (the message says why).", body = ErrorBody),
+        (status = 401, description = "Missing, malformed, expired or otherwise invalid bearer token.", body = ErrorBody),
+        (status = 408, description = "Validation took longer than the request timeout (60 s). Empty body."),
+        (status = 413, description = "Body over 16 KiB.", body = ErrorBody),
+        (status = 503, description = "The ledger, the job store or the queue is unreachable; retrying later may succeed.", body = ErrorBody),
+    ),
+    security(("bearerAuth" = [])),
+)]
 async fn generate(
     State(state): State<AppState>,
     caller: Caller,
-    Path(token_id): Path<String>,
-    body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+    token_id: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<JobAccepted>), ApiError> {
+    let Path(token_id) = token_id?;
+    let body = body?;
+    // No body, or `null`, takes every default (the documented
+    // `Option<GenerateRequest>`).
     let req: GenerateRequest = if body.iter().all(u8::is_ascii_whitespace) {
         GenerateRequest::default()
     } else {
-        serde_json::from_slice(&body)
+        serde_json::from_slice::<Option<GenerateRequest>>(&body)
             .map_err(|e| ApiError::BadRequest(format!("invalid request body: {e}")))?
+            .unwrap_or_default()
     };
     let spec_for = |chain: &str| SnapshotSpec {
         token_id: token_id.clone(),
@@ -104,6 +157,11 @@ async fn generate(
         document_sha256: None,
         ipfs_cid: None,
         csv_cid: None,
+        ipfs_status: None,
+        ipfs_url: None,
+        csv_url: None,
+        plugin: None,
+        plugin_sha256: None,
         cancel_requested: false,
     };
     state
@@ -119,7 +177,9 @@ async fn generate(
     state.events.publish(JobEvent::waiting(&record));
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({ "jobId": record.job_id })),
+        Json(JobAccepted {
+            job_id: record.job_id,
+        }),
     ))
 }
 
@@ -154,23 +214,31 @@ fn refusal(e: SnapshotError) -> ApiError {
     }
 }
 
-/// A job as the API shows it.
-#[derive(Debug, Serialize)]
+/// A job as the API shows it: its record and, once completed, where to
+/// download its documents.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobView {
     #[serde(flatten)]
     pub record: JobRecord,
-    /// Download links, once completed.
-    pub links: Option<Value>,
+    /// Download links, once completed; `null` before.
+    pub links: Option<JobLinks>,
+}
+
+/// Where a completed job's documents are.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobLinks {
+    #[schema(example = "/snapshots/01JD3Q9ZV8W1XKQ5T1M3R7N2PA/download?format=json")]
+    pub json: String,
+    #[schema(example = "/snapshots/01JD3Q9ZV8W1XKQ5T1M3R7N2PA/download?format=csv")]
+    pub csv: String,
 }
 
 impl From<JobRecord> for JobView {
     fn from(record: JobRecord) -> Self {
-        let links = (record.status == JobStatus::Completed).then(|| {
-            json!({
-                "json": format!("/snapshots/{}/download?format=json", record.job_id),
-                "csv": format!("/snapshots/{}/download?format=csv", record.job_id),
-            })
+        let links = (record.status == JobStatus::Completed).then(|| JobLinks {
+            json: format!("/snapshots/{}/download?format=json", record.job_id),
+            csv: format!("/snapshots/{}/download?format=csv", record.job_id),
         });
         JobView { record, links }
     }
@@ -186,26 +254,75 @@ async fn own_job(state: &AppState, caller: &Caller, job_id: &str) -> Result<JobR
     }
 }
 
+/// One job of the caller's
+///
+/// Another wallet's job is a 404, as if it did not exist.
+#[utoipa::path(
+    get,
+    path = "/snapshots/{jobId}",
+    tag = TAG_SNAPSHOTS,
+    params(("jobId" = String, Path, description = "Id of the job, as `POST /snapshots/generate/{tokenId}` answered")),
+    responses(
+        (status = 200, description = "The job.", body = JobView),
+        (status = 400, description = "Malformed path.", body = ErrorBody),
+        (status = 401, description = "Missing or invalid bearer token.", body = ErrorBody),
+        (status = 404, description = "No such job of the caller's.", body = ErrorBody),
+        (status = 408, description = "The job store took longer than the request timeout (60 s). Empty body."),
+        (status = 503, description = "The job store is unreachable.", body = ErrorBody),
+    ),
+    security(("bearerAuth" = [])),
+)]
 async fn status(
     State(state): State<AppState>,
     caller: Caller,
-    Path(job_id): Path<String>,
+    job_id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<JobView>, ApiError> {
+    let Path(job_id) = job_id?;
     Ok(Json(own_job(&state, &caller, &job_id).await?.into()))
 }
 
-#[derive(Debug, Deserialize)]
+/// Query of `GET /snapshots`; unknown parameters are refused (400).
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct HistoryQuery {
+    /// Jobs per page.
+    #[param(minimum = 1, maximum = 100, default = 20)]
     limit: Option<usize>,
+    /// `nextCursor` of the previous page.
     cursor: Option<String>,
 }
 
+/// One page of the caller's jobs, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryView {
+    pub items: Vec<JobView>,
+    /// Pass back as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The caller's jobs, newest first
+#[utoipa::path(
+    get,
+    path = "/snapshots",
+    tag = TAG_SNAPSHOTS,
+    params(HistoryQuery),
+    responses(
+        (status = 200, description = "One page of jobs.", body = HistoryView),
+        (status = 400, description = "`limit` outside 1–100, or a malformed or unknown query parameter.", body = ErrorBody),
+        (status = 401, description = "Missing or invalid bearer token.", body = ErrorBody),
+        (status = 408, description = "The job store took longer than the request timeout (60 s). Empty body."),
+        (status = 503, description = "The job store is unreachable.", body = ErrorBody),
+    ),
+    security(("bearerAuth" = [])),
+)]
 async fn history(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<HistoryQuery>,
-) -> Result<Json<Value>, ApiError> {
+    query: Result<Query<HistoryQuery>, QueryRejection>,
+) -> Result<Json<HistoryView>, ApiError> {
+    let Query(q) = query?;
     let limit = q.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::BadRequest(
@@ -217,17 +334,50 @@ async fn history(
         .history(&caller.wallet_id, limit, q.cursor.as_deref())
         .await
         .map_err(|e| ApiError::ServiceUnavailable(e.to_string()))?;
-    let items: Vec<JobView> = page.jobs.into_iter().map(JobView::from).collect();
-    Ok(Json(
-        json!({ "items": items, "nextCursor": page.next_cursor }),
-    ))
+    Ok(Json(HistoryView {
+        items: page.jobs.into_iter().map(JobView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
+/// `202` answer to a cancellation.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CancelAccepted {
+    pub job_id: String,
+    /// `cancelled` for a job no worker held yet; `active` for a running one,
+    /// which ends at its plugin's next `emit`.
+    pub status: JobStatus,
+    /// Always `true`.
+    pub cancel_requested: bool,
+}
+
+/// Cancel a job
+///
+/// A waiting job ends at once; a running one at its plugin's next `emit`
+/// (its events then say `cancelled`).
+#[utoipa::path(
+    delete,
+    path = "/snapshots/{jobId}",
+    tag = TAG_SNAPSHOTS,
+    params(("jobId" = String, Path, description = "Id of the job")),
+    responses(
+        (status = 202, description = "Cancellation recorded.", body = CancelAccepted),
+        (status = 400, description = "Malformed path.", body = ErrorBody),
+        (status = 401, description = "Missing or invalid bearer token.", body = ErrorBody),
+        (status = 404, description = "No such job of the caller's.", body = ErrorBody),
+        (status = 408, description = "The job store took longer than the request timeout (60 s). Empty body."),
+        (status = 409, description = "The job has already ended (completed, failed or cancelled).", body = ErrorBody),
+        (status = 503, description = "The job store is unreachable.", body = ErrorBody),
+    ),
+    security(("bearerAuth" = [])),
+)]
 async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
-    Path(job_id): Path<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+    job_id: Result<Path<String>, PathRejection>,
+) -> Result<(StatusCode, Json<CancelAccepted>), ApiError> {
+    let Path(job_id) = job_id?;
     let job = own_job(&state, &caller, &job_id).await?;
     if job.status.is_finished() {
         return Err(ApiError::Conflict(format!(
@@ -258,32 +408,78 @@ async fn cancel(
     }
     Ok((
         StatusCode::ACCEPTED,
-        Json(
-            json!({ "jobId": job_id, "status": updated.status.as_str(), "cancelRequested": true }),
-        ),
+        Json(CancelAccepted {
+            job_id,
+            status: updated.status,
+            cancel_requested: true,
+        }),
     ))
 }
 
-#[derive(Debug, Deserialize)]
+/// The formats a document is downloaded in, named as `?format=` takes them.
+const FORMATS: [DocumentFormat; 2] = [DocumentFormat::Json, DocumentFormat::Csv];
+
+/// Query of `GET /snapshots/{jobId}/download`; unknown parameters are
+/// refused (400).
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct DownloadQuery {
+    /// Document format; `json` when absent.
+    #[param(schema_with = format_schema)]
     format: Option<String>,
 }
 
+fn format_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(FORMATS.map(DocumentFormat::extension)))
+        .default(Some(DocumentFormat::Json.extension().into()))
+        .build()
+}
+
+/// A completed job's document
+///
+/// The JSON document or its CSV rendering, as `snapshot-host snapshot`
+/// writes them, byte for byte.
+#[utoipa::path(
+    get,
+    path = "/snapshots/{jobId}/download",
+    tag = TAG_SNAPSHOTS,
+    params(("jobId" = String, Path, description = "Id of the job"), DownloadQuery),
+    responses(
+        (status = 200, description = "The document, as an attachment (`Content-Disposition`).",
+            headers(("Content-Disposition" = String, description = "`attachment; filename=\"snapshot-<token>-<resolvedAt>.<json|csv>\"`")),
+            content(
+                ("application/json"),
+                ("text/csv; charset=utf-8"),
+            )),
+        (status = 400, description = "`format` other than json or csv, or a malformed or unknown query parameter.", body = ErrorBody),
+        (status = 401, description = "Missing or invalid bearer token.", body = ErrorBody),
+        (status = 404, description = "No such job of the caller's.", body = ErrorBody),
+        (status = 408, description = "The job store took longer than the request timeout (60 s). Empty body."),
+        (status = 409, description = "The job has not completed.", body = ErrorBody),
+        (status = 500, description = "The document could not be read; `correlationId` names the log line.", body = ErrorBody),
+        (status = 503, description = "The job store is unreachable, or the document is not stored here and the IPFS node did not provide it.", body = ErrorBody),
+    ),
+    security(("bearerAuth" = [])),
+)]
 async fn download(
     State(state): State<AppState>,
     caller: Caller,
-    Path(job_id): Path<String>,
-    Query(q): Query<DownloadQuery>,
+    job_id: Result<Path<String>, PathRejection>,
+    query: Result<Query<DownloadQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let format = match q.format.as_deref().unwrap_or("json") {
-        "json" => DocumentFormat::Json,
-        "csv" => DocumentFormat::Csv,
-        other => {
-            return Err(ApiError::BadRequest(format!(
-                "format must be json or csv, not {other:?}"
-            )));
-        }
+    let Path(job_id) = job_id?;
+    let Query(q) = query?;
+    let requested = q
+        .format
+        .as_deref()
+        .unwrap_or(DocumentFormat::Json.extension());
+    let Some(format) = FORMATS.into_iter().find(|f| f.extension() == requested) else {
+        return Err(ApiError::BadRequest(format!(
+            "format must be json or csv, not {requested:?}"
+        )));
     };
     let job = own_job(&state, &caller, &job_id).await?;
     if job.status != JobStatus::Completed {
@@ -292,11 +488,18 @@ async fn download(
             job.status.as_str()
         )));
     }
-    let path = state.documents.path(&job_id, format);
-    let file = tokio::fs::File::open(&path)
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("opening {}: {e}", path.display())))?;
-    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    let cid = match format {
+        DocumentFormat::Json => job.ipfs_cid.as_deref(),
+        DocumentFormat::Csv => job.csv_cid.as_deref(),
+    }
+    .ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!(
+            "completed job {job_id} has no document CID"
+        ))
+    })?;
+    let body = super::documents::open(&state, cid).await?.ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!("document {cid} of job {job_id} is missing"))
+    })?;
     let name = format!(
         "snapshot-{}-{}.{}",
         job.token_id

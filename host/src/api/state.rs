@@ -7,7 +7,7 @@ use axum::extract::FromRef;
 
 use crate::api::auth::AuthConfig;
 use crate::api::metrics::Metrics;
-use crate::jobs::documents::DocumentStore;
+use crate::artifacts::Artifacts;
 use crate::jobs::events::EventBus;
 use crate::jobs::queue::JobQueue;
 use crate::jobs::store::SharedJobStore;
@@ -23,7 +23,8 @@ pub struct AppState {
     pub queue: Arc<JobQueue>,
     pub store: SharedJobStore,
     pub events: Arc<EventBus>,
-    pub documents: DocumentStore,
+    /// Finished documents (local content-addressed store, IPFS).
+    pub artifacts: Arc<Artifacts>,
     pub metrics: Arc<Metrics>,
     /// Endpoint override per chain (`SNAPSHOT_ENDPOINT_<CHAIN>`).
     pub endpoints: Arc<BTreeMap<String, String>>,

@@ -80,6 +80,15 @@ impl JobEvent {
         if let Some(cid) = &job.csv_cid {
             body["csvCid"] = json!(cid);
         }
+        if let Some(status) = job.ipfs_status {
+            body["ipfsStatus"] = json!(status);
+        }
+        if let Some(url) = &job.ipfs_url {
+            body["ipfsUrl"] = json!(url);
+        }
+        if let Some(url) = &job.csv_url {
+            body["csvUrl"] = json!(url);
+        }
         Self::new(job, EventType::Completed, body)
     }
 

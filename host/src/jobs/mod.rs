@@ -11,4 +11,7 @@ pub mod store;
 pub mod worker;
 
 pub use collect::CollectingSink;
-pub use runner::{SnapshotError, SnapshotSpec, TakenSnapshot, take_snapshot, validate_token};
+pub use runner::{
+    SnapshotError, SnapshotSpec, TakenSnapshot, take_snapshot, take_snapshot_observed,
+    validate_token,
+};

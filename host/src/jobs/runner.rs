@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::net::{AnyHostGrant, HttpGateway, RuleSource};
+use crate::net::{HttpGateway, RuleSource};
 use crate::runtime::bindings::{
     PluginError, SnapshotRequest, TokenKind as WitTokenKind, TotalCheck as WitTotalCheck,
 };
@@ -108,9 +108,9 @@ fn prepare(
         )));
     }
 
-    let mut egress = manifest
-        .egress_policy(AnyHostGrant::NotGranted)
-        .map_err(|e| SnapshotError::Host(e.to_string()))?;
+    // The plugin's effective allow-list: its manifest, narrowed by the
+    // operator's grant (fixed when this version was loaded).
+    let mut egress = plugin.capabilities.egress.clone();
     // The endpoint the operator chose is theirs to grant.
     egress
         .allow(
@@ -125,11 +125,8 @@ fn prepare(
         })?;
     }
 
-    let mut options: BTreeMap<String, String> = manifest
-        .config
-        .iter()
-        .map(|(k, v)| (k.clone(), v.default.clone()))
-        .collect();
+    // The manifest's config defaults, as the operator's grant set them.
+    let mut options: BTreeMap<String, String> = plugin.capabilities.config.clone();
     options.extend(spec.options.iter().cloned());
 
     let request = SnapshotRequest {
@@ -170,7 +167,7 @@ pub async fn validate_token(
 ) -> Result<crate::runtime::bindings::TokenInfo, SnapshotError> {
     let sink: Arc<dyn JobSink> = Arc::new(CollectingSink::new(plugin.id()));
     let (request, job) = prepare(plugin, spec, gateway, sink)?;
-    let limits = CallLimits::from_manifest(&plugin.manifest, Duration::from_secs(120));
+    let limits = CallLimits::for_plugin(plugin, Duration::from_secs(120));
     plugin
         .validate_token(job, &limits, &request)
         .await
@@ -184,15 +181,27 @@ pub async fn take_snapshot(
     gateway: &Arc<HttpGateway>,
     sink: Arc<CollectingSink>,
 ) -> Result<TakenSnapshot, SnapshotError> {
-    let (request, job) = prepare(&plugin, spec, gateway, sink.clone())?;
-    let validate_limits = CallLimits::from_manifest(&plugin.manifest, Duration::from_secs(120));
+    take_snapshot_observed(plugin, spec, gateway, sink.clone(), sink).await
+}
+
+/// Like [`take_snapshot`], with the plugin's calls going to `observer`
+/// first, which hands them on to `collector` (e.g. `plugin test`'s trace).
+pub async fn take_snapshot_observed(
+    plugin: Arc<LoadedPlugin>,
+    spec: &SnapshotSpec,
+    gateway: &Arc<HttpGateway>,
+    collector: Arc<CollectingSink>,
+    observer: Arc<dyn JobSink>,
+) -> Result<TakenSnapshot, SnapshotError> {
+    let (request, job) = prepare(&plugin, spec, gateway, observer)?;
+    let validate_limits = CallLimits::for_plugin(&plugin, Duration::from_secs(120));
     let token = plugin
         .validate_token(clone_job(&job), &validate_limits, &request)
         .await
         .map_err(input_or_plugin)?;
 
-    let fetch_limits = CallLimits::from_manifest(
-        &plugin.manifest,
+    let fetch_limits = CallLimits::for_plugin(
+        &plugin,
         spec.fetch_timeout.unwrap_or(Duration::from_secs(24 * 3600)),
     );
     let summary = plugin
@@ -228,7 +237,7 @@ pub async fn take_snapshot(
         },
         attributes: summary.attributes.into_iter().collect(),
     };
-    let holders = sink.take_holders();
+    let holders = collector.take_holders();
     let mut meta = meta;
     if let Some(check) = summary.total_check {
         // Every holder counts, before any min-balance filter: that is what

@@ -14,7 +14,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
-use crate::jobs::documents::DocumentStore;
+use crate::artifacts::{Artifacts, IpfsStatus};
+use crate::jobs::documents::render;
 use crate::jobs::events::{EventBus, JobEvent};
 use crate::jobs::queue::{JobContext, JobFailure, JobHandler, SnapshotJob};
 use crate::jobs::store::{JobRecord, JobStatus, SharedJobStore};
@@ -40,7 +41,8 @@ pub struct SnapshotWorker {
     pub gateway: Arc<HttpGateway>,
     pub store: SharedJobStore,
     pub events: Arc<EventBus>,
-    pub documents: DocumentStore,
+    /// Where finished documents go (local store, IPFS).
+    pub artifacts: Arc<Artifacts>,
     /// Endpoint override per chain (`SNAPSHOT_ENDPOINT_<CHAIN>`).
     pub endpoints: BTreeMap<String, String>,
     /// Options passed to every plugin (e.g. the original's batch size).
@@ -119,6 +121,34 @@ impl JobHandler for SnapshotWorker {
                 return Err(JobFailure::Permanent(e.to_string()));
             }
         };
+        // A journal and checkpoint belong to the build that wrote them: if
+        // the plugin was replaced since the last attempt, start over.
+        if let Some(previous) = record
+            .plugin_sha256
+            .as_deref()
+            .filter(|sha| *sha != plugin.sha256)
+        {
+            tracing::warn!(
+                job_id,
+                plugin = %plugin.id(),
+                previous_sha256 = previous,
+                sha256 = %plugin.sha256,
+                "the plugin changed since this job's last attempt; starting it over"
+            );
+            self.store
+                .clear_journal(&job_id)
+                .await
+                .map_err(|e| JobFailure::Retryable(e.to_string()))?;
+        }
+        if record.plugin_sha256.as_deref() != Some(plugin.sha256.as_str()) {
+            let (id, sha) = (plugin.id(), plugin.sha256.clone());
+            self.update(&job_id, |r| {
+                r.plugin = Some(id.clone());
+                r.plugin_sha256 = Some(sha.clone());
+            })
+            .await
+            .ok_or_else(|| JobFailure::Retryable("the job store is unavailable".into()))?;
+        }
         let journal = self
             .store
             .journal(&job_id)
@@ -215,19 +245,18 @@ impl JobHandler for SnapshotWorker {
 
         match outcome {
             Ok(taken) => {
-                let documents = self.documents.clone();
-                let id = job_id.clone();
-                let written = tokio::task::spawn_blocking(move || {
-                    let sha = documents.write(&id, &taken.document);
-                    (sha, taken)
-                })
-                .await
-                .map_err(|e| JobFailure::Retryable(format!("writing documents: {e}")))?;
-                let (sha, taken) = written;
-                let sha =
-                    sha.map_err(|e| JobFailure::Retryable(format!("writing documents: {e}")))?;
-                let doc = &taken.document;
+                let doc = taken.document;
                 let (count, resolved) = (doc.holder_count() as u64, doc.meta().resolved_at.clone());
+                let rendered = tokio::task::spawn_blocking(move || render(&doc))
+                    .await
+                    .map_err(|e| JobFailure::Retryable(format!("rendering documents: {e}")))?
+                    .map_err(|e| JobFailure::Retryable(format!("rendering documents: {e}")))?;
+                let sha = rendered.json_sha256;
+                let stored = self
+                    .artifacts
+                    .store(&job_id, rendered.json.into(), rendered.csv.into())
+                    .await
+                    .map_err(|e| JobFailure::Retryable(format!("storing documents: {e}")))?;
                 if let Some(record) = self
                     .update(&job_id, |r| {
                         r.status = JobStatus::Completed;
@@ -235,6 +264,15 @@ impl JobHandler for SnapshotWorker {
                         r.holder_count = Some(count);
                         r.resolved_at = Some(resolved.clone());
                         r.document_sha256 = Some(sha.clone());
+                        r.ipfs_cid = Some(stored.json_cid.clone());
+                        r.csv_cid = Some(stored.csv_cid.clone());
+                        r.ipfs_url = stored.json_url.clone();
+                        r.csv_url = stored.csv_url.clone();
+                        // The background uploader may already have
+                        // recorded a finished upload; never step back.
+                        if !matches!(r.ipfs_status, Some(IpfsStatus::Pinned | IpfsStatus::Failed)) {
+                            r.ipfs_status = Some(stored.status);
+                        }
                         r.completed_at = Some(now_ms());
                         r.error = None;
                     })

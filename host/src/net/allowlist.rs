@@ -16,6 +16,13 @@
 //! Destinations are always parsed with [`url::Url`] (WHATWG rules) before
 //! matching, so `https://allowed.com@evil.com` is seen as host `evil.com` and
 //! denied; no string prefix or suffix tricks reach the matcher.
+//!
+//! A policy is the plugin's own rules (its manifest), optionally **narrowed**
+//! by the operator ([`EgressPolicy::narrow`]: a destination must then match a
+//! manifest rule *and* an operator rule), plus the endpoints the operator
+//! configured, which are allowed as they are. A denial names every list that
+//! lacks the destination, with where that list is written
+//! ([`EgressPolicy::located_at`]), so the message says which line to edit.
 
 use std::fmt;
 
@@ -83,6 +90,10 @@ pub struct Denied {
     pub destination: String,
     /// The rule that would allow exactly this destination.
     pub rule_to_add: String,
+    /// Every list the rule must be added to (the manifest's `allowed_hosts`,
+    /// the operator's narrowing list, or both), each with where it is
+    /// written, e.g. `allowed_hosts (plugin.toml [capabilities], line 24)`.
+    pub add_to: Vec<String>,
     /// Rules that name the same host but a different scheme or port, as
     /// `"rule" (from source)`: the usual cause of a surprising denial.
     pub near_misses: Vec<String>,
@@ -92,8 +103,11 @@ impl fmt::Display for Denied {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} is not in the allowed hosts of plugin {}; to allow it add \"{}\" to allowed_hosts",
-            self.destination, self.plugin, self.rule_to_add
+            "{} is not in the allowed hosts of plugin {}; to allow it add \"{}\" to {}",
+            self.destination,
+            self.plugin,
+            self.rule_to_add,
+            self.add_to.join(" and to ")
         )?;
         if !self.near_misses.is_empty() {
             write!(
@@ -346,6 +360,21 @@ pub struct EgressPolicy {
     plugin: String,
     grant: AnyHostGrant,
     rules: Vec<AllowRule>,
+    /// Where the plugin's own rules are written (for denials); `None` reads
+    /// as plain `allowed_hosts`.
+    location: Option<String>,
+    /// The operator's narrowing list, when there is one.
+    narrowing: Option<Narrowing>,
+}
+
+/// An operator list every destination must also match (configured
+/// endpoints excepted).
+#[derive(Debug, Clone)]
+struct Narrowing {
+    rules: Vec<AllowRule>,
+    /// Where the list is written, e.g. `allowed_hosts of [plugins.hedera]
+    /// in plugins.toml (line 4)`.
+    location: String,
 }
 
 impl EgressPolicy {
@@ -361,7 +390,51 @@ impl EgressPolicy {
             plugin: plugin.into(),
             grant,
             rules: Vec::new(),
+            location: None,
+            narrowing: None,
         }
+    }
+
+    /// Says where the plugin's own rules are written, for denial messages:
+    /// e.g. `allowed_hosts (plugin.toml [capabilities], line 24)`.
+    pub fn located_at(mut self, location: impl Into<String>) -> Self {
+        self.location = Some(location.into());
+        self
+    }
+
+    /// Narrows the policy to destinations that `rules` (the operator's list,
+    /// written at `location`) also allow. Configured endpoints stay allowed:
+    /// the operator chose them. An empty list denies everything else. `*`
+    /// is accepted here (an operator's own rule), and narrows nothing.
+    pub fn narrow<I, S>(
+        &mut self,
+        rules: I,
+        location: impl Into<String>,
+    ) -> Result<(), RuleParseError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let rules = rules
+            .into_iter()
+            .map(|rule| {
+                AllowRule::parse(
+                    rule.as_ref(),
+                    RuleSource::OperatorConfig,
+                    AnyHostGrant::Granted,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.narrowing = Some(Narrowing {
+            rules,
+            location: location.into(),
+        });
+        Ok(())
+    }
+
+    /// The operator's narrowing rules, when the policy is narrowed.
+    pub fn narrowing_rules(&self) -> Option<&[AllowRule]> {
+        self.narrowing.as_ref().map(|n| n.rules.as_slice())
     }
 
     /// Builds a policy from rule strings that share one source.
@@ -399,19 +472,46 @@ impl EgressPolicy {
         &self.rules
     }
 
-    /// Allows `url` or explains, with the exact rule to add, why not.
+    /// Allows `url` or explains, with the exact rule to add and where, why
+    /// not.
     pub fn check(&self, url: &Url) -> Result<(), Denied> {
-        if self.rules.iter().any(|rule| rule.allows(url)) {
+        let (endpoints, own): (Vec<&AllowRule>, Vec<&AllowRule>) = self
+            .rules
+            .iter()
+            .partition(|rule| rule.source == RuleSource::ConfiguredEndpoint);
+        if endpoints.iter().any(|rule| rule.allows(url)) {
             return Ok(());
         }
+        let own_allows = own.iter().any(|rule| rule.allows(url));
+        let narrowing_allows = self
+            .narrowing
+            .as_ref()
+            .is_none_or(|n| n.rules.iter().any(|rule| rule.allows(url)));
+        if own_allows && narrowing_allows {
+            return Ok(());
+        }
+        let mut add_to = Vec::new();
+        if !own_allows {
+            add_to.push(
+                self.location
+                    .clone()
+                    .unwrap_or_else(|| "allowed_hosts".to_string()),
+            );
+        }
+        if let Some(narrowing) = self.narrowing.as_ref().filter(|_| !narrowing_allows) {
+            add_to.push(narrowing.location.clone());
+        }
+        let narrowing_rules = self.narrowing.iter().flat_map(|n| n.rules.iter());
         let destination = destination_of(url);
         Err(Denied {
             plugin: self.plugin.clone(),
             rule_to_add: destination.clone(),
             destination,
+            add_to,
             near_misses: self
                 .rules
                 .iter()
+                .chain(narrowing_rules)
                 .filter(|rule| rule.is_near_miss(url))
                 .map(|rule| format!("\"{}\" (from {})", rule.text, rule.source))
                 .collect(),
@@ -627,5 +727,100 @@ mod tests {
         assert_eq!(p.rules()[1].source().to_string(), "operator config");
         assert_eq!(p.rules()[1].text(), "https://*.xrplcluster.com");
         assert_eq!(p.plugin(), "xrpl");
+    }
+
+    fn narrowed(manifest: &[&str], operator: &[&str]) -> EgressPolicy {
+        let mut p =
+            policy(manifest).located_at("allowed_hosts (plugin.toml [capabilities], line 9)");
+        p.narrow(
+            operator,
+            "allowed_hosts of [plugins.hedera] in plugins.toml (line 3)",
+        )
+        .expect("operator rules parse");
+        p
+    }
+
+    #[test]
+    fn a_narrowed_policy_allows_only_what_both_lists_allow() {
+        let p = narrowed(
+            &["https://*.example.com", "https://api.other.org"],
+            &["https://mirror.example.com", "https://api.third.net"],
+        );
+        assert!(allowed(&p, "https://mirror.example.com/x"), "in both");
+        assert!(!allowed(&p, "https://other.example.com/"), "manifest only");
+        assert!(!allowed(&p, "https://api.other.org/"), "manifest only");
+        assert!(!allowed(&p, "https://api.third.net/"), "operator only");
+        assert!(!allowed(&p, "https://example.com/"), "apex in neither");
+    }
+
+    #[test]
+    fn an_empty_operator_list_denies_all_but_configured_endpoints() {
+        let mut p = narrowed(&["https://*.example.com"], &[]);
+        assert!(!allowed(&p, "https://mirror.example.com/"));
+        p.allow("http://127.0.0.1:5551", RuleSource::ConfiguredEndpoint)
+            .unwrap();
+        assert!(
+            allowed(&p, "http://127.0.0.1:5551/api"),
+            "the operator's own endpoint passes the narrowing"
+        );
+        assert!(!allowed(&p, "http://127.0.0.1:5552/api"));
+    }
+
+    #[test]
+    fn an_operator_star_narrows_nothing() {
+        let p = narrowed(&["https://*.example.com"], &["*"]);
+        assert!(allowed(&p, "https://a.example.com/"));
+        assert!(
+            !allowed(&p, "https://a.other.com/"),
+            "the manifest still rules"
+        );
+    }
+
+    #[test]
+    fn a_denial_names_every_list_that_lacks_the_destination_and_where_it_is() {
+        let p = narrowed(&["https://*.example.com"], &["https://mirror.example.com"]);
+        let err = p
+            .check(&Url::parse("https://other.example.com/x").unwrap())
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "https://other.example.com is not in the allowed hosts of plugin hedera; to allow it \
+             add \"https://other.example.com\" to allowed_hosts of [plugins.hedera] in \
+             plugins.toml (line 3)"
+        );
+        let err = p
+            .check(&Url::parse("https://evil.org/").unwrap())
+            .unwrap_err();
+        assert_eq!(
+            err.add_to,
+            vec![
+                "allowed_hosts (plugin.toml [capabilities], line 9)".to_string(),
+                "allowed_hosts of [plugins.hedera] in plugins.toml (line 3)".to_string(),
+            ]
+        );
+        assert!(
+            err.to_string()
+                .contains("add \"https://evil.org\" to allowed_hosts (plugin.toml [capabilities], line 9) and to allowed_hosts of [plugins.hedera]"),
+            "{err}"
+        );
+        let err = p
+            .check(&Url::parse("http://mirror.example.com/").unwrap())
+            .unwrap_err();
+        assert_eq!(
+            err.near_misses,
+            vec![
+                "\"https://*.example.com\" (from plugin.toml allowed_hosts)".to_string(),
+                "\"https://mirror.example.com\" (from operator config)".to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_operator_rule_is_checked_like_any_other() {
+        let mut p = policy(&["https://*.example.com"]);
+        let err = p
+            .narrow(["https://exa mple.com"], "allowed_hosts of [plugins.x]")
+            .unwrap_err();
+        assert!(err.to_string().contains("operator config"), "{err}");
     }
 }

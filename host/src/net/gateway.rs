@@ -326,9 +326,22 @@ impl HttpGateway {
         })
     }
 
-    /// The settings in force.
+    /// The settings the gateway was built with. The per-host limits may
+    /// have changed since: [`HttpGateway::limits`] has those in force.
     pub fn config(&self) -> &NetConfig {
         &self.config
+    }
+
+    /// The per-host limits in force.
+    pub fn limits(&self) -> LimitsConfig {
+        self.limiter.config()
+    }
+
+    /// Replaces the per-host limits while the host runs (a plugin loaded or
+    /// unloaded brings or takes its `[[rate_limits]]`); see
+    /// [`RateLimiter::set_config`] for hosts already in use.
+    pub fn set_limits(&self, limits: LimitsConfig) {
+        self.limiter.set_config(limits);
     }
 
     /// The shared per-host limiter.

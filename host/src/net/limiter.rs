@@ -11,6 +11,15 @@
 //! * a pause: when an upstream answers 429/503 with `Retry-After`, or a plugin
 //!   says it is being throttled, *every* request to that host waits until the
 //!   pause ends, not just the one that was told to back off.
+//!
+//! The limits can change while the host runs ([`RateLimiter::set_config`]): a
+//! plugin loaded later brings its `[[rate_limits]]`. A host not contacted yet
+//! simply gets the new limit on first use. A host already in use whose limit
+//! changed gets a fresh rate limiter and in-flight semaphore (its pause is
+//! kept); requests already holding a slot of the old semaphore finish on it,
+//! so for as long as they run, up to the old limit's slots may be in flight
+//! beside the new ones. That transient is bounded by one request's duration
+//! and happens only when a limit really changes.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -155,7 +164,7 @@ pub struct Permit {
 
 /// The shared per-authority limiter. Cheap to share: wrap it in an `Arc`.
 pub struct RateLimiter {
-    config: LimitsConfig,
+    config: Mutex<LimitsConfig>,
     hosts: Mutex<HashMap<String, Arc<HostLimiter>>>,
 }
 
@@ -171,17 +180,48 @@ impl RateLimiter {
     /// A limiter with no host state yet; hosts are added on first use.
     pub fn new(config: LimitsConfig) -> Self {
         RateLimiter {
-            config,
+            config: Mutex::new(config),
             hosts: Mutex::new(HashMap::new()),
         }
     }
 
+    /// The limits in force.
+    pub fn config(&self) -> LimitsConfig {
+        self.config
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the limits (see the module docs for hosts already in use).
+    pub fn set_config(&self, config: LimitsConfig) {
+        // Lock order: config, then hosts (as `host` does).
+        let mut current = self.config.lock().unwrap_or_else(|e| e.into_inner());
+        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        for (authority, host) in hosts.iter_mut() {
+            let limit = config.limit_for(authority);
+            if limit != host.limit {
+                let fresh = HostLimiter::new(limit);
+                *fresh.paused_until.lock().unwrap_or_else(|e| e.into_inner()) = host.paused_until();
+                tracing::info!(
+                    authority = %authority,
+                    requests_per_second = limit.requests_per_second,
+                    max_concurrency = limit.max_concurrency,
+                    "upstream limit changed"
+                );
+                *host = Arc::new(fresh);
+            }
+        }
+        *current = config;
+    }
+
     fn host(&self, authority: &str) -> Arc<HostLimiter> {
         let key = authority.to_ascii_lowercase();
+        let config = self.config.lock().unwrap_or_else(|e| e.into_inner());
         let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
         hosts
             .entry(key)
-            .or_insert_with_key(|key| Arc::new(HostLimiter::new(self.config.limit_for(key))))
+            .or_insert_with_key(|key| Arc::new(HostLimiter::new(config.limit_for(key))))
             .clone()
     }
 
@@ -314,6 +354,45 @@ mod tests {
             "{:?} < {floor:?}",
             start.elapsed()
         );
+    }
+
+    #[tokio::test]
+    async fn limits_set_at_run_time_reach_new_and_existing_hosts_and_keep_pauses() {
+        let limiter = RateLimiter::new(LimitsConfig {
+            default: limit(10, 4),
+            per_host: vec![],
+        });
+        assert_eq!(limiter.limit_of("a:80"), limit(10, 4));
+        let until = Instant::now() + Duration::from_secs(60);
+        limiter.pause("a:80", until);
+        let held = limiter.acquire("b:80").now_or_never();
+        assert!(held.is_some());
+        limiter.set_config(LimitsConfig {
+            default: limit(10, 4),
+            per_host: vec![
+                ("a".into(), limit(50, 8)),
+                ("b".into(), limit(1, 1)),
+                ("new.example".into(), limit(3, 2)),
+            ],
+        });
+        assert_eq!(limiter.limit_of("a:80"), limit(50, 8), "a host in use");
+        assert_eq!(limiter.paused_until("a:80"), Some(until), "its pause kept");
+        assert_eq!(
+            limiter.limit_of("new.example:443"),
+            limit(3, 2),
+            "a new host"
+        );
+        assert_eq!(limiter.limit_of("c:80"), limit(10, 4), "the default");
+        assert_eq!(limiter.config().per_host.len(), 3);
+        // The new semaphore of b has one slot, free: the old permit is on
+        // the old one.
+        let b = limiter.acquire("b:80").now_or_never();
+        assert!(b.is_some());
+        assert!(
+            limiter.acquire("b:80").now_or_never().is_none(),
+            "1 in flight"
+        );
+        drop(held);
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@ use anyhow::{Context as _, anyhow};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 
+use crate::runtime::bindings::WIT_VERSION;
 use crate::runtime::bindings::v0_1::{LedgerPlugin, LedgerPluginPre};
 use crate::runtime::state::PluginState;
 
@@ -45,13 +46,7 @@ impl PluginEngine {
         let engine =
             Engine::new(&config).map_err(|e| anyhow!("creating the wasmtime engine: {e:#}"))?;
 
-        let mut linker = Linker::new(&engine);
-        // WASI p2 is linked because std-built guests import it; the context
-        // in `PluginState` grants no files, sockets or environment.
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| anyhow!("linking WASI: {e:#}"))?;
-        LedgerPlugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
-            .map_err(|e| anyhow!("linking the plugin imports: {e:#}"))?;
+        let linker = host_linker(&engine)?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         {
@@ -85,14 +80,39 @@ impl PluginEngine {
         Component::new(&self.engine, bytes)
     }
 
+    /// A new linker holding exactly the imports every plugin is linked
+    /// against, for tools that need to probe a component's imports one by
+    /// one (`plugin check`).
+    pub fn host_linker(&self) -> anyhow::Result<Linker<PluginState>> {
+        host_linker(&self.engine)
+    }
+
     /// Links a compiled component against our imports once; every call then
     /// instantiates from this without re-resolving imports. Fails when the
     /// component imports something the host does not provide or does not
     /// export the `ledger-plugin` world.
     pub fn prepare(&self, component: &Component) -> wasmtime::Result<LedgerPluginPre<PluginState>> {
-        let pre = self.linker.instantiate_pre(component)?;
-        LedgerPluginPre::new(pre)
+        let pre = self.linker.instantiate_pre(component).map_err(|e| {
+            wasmtime::format_err!("it imports something this host does not provide: {e:#}")
+        })?;
+        LedgerPluginPre::new(pre).map_err(|e| {
+            wasmtime::format_err!(
+                "it does not export the snapshot:plugin@{WIT_VERSION} ledger-plugin world: {e:#}"
+            )
+        })
     }
+}
+
+/// WASI p2 (because std-built guests import it; the context in
+/// `PluginState` grants no files, sockets or environment) and the plugin
+/// imports of every WIT line served.
+fn host_linker(engine: &Engine) -> anyhow::Result<Linker<PluginState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+        .map_err(|e| anyhow!("linking WASI: {e:#}"))?;
+    LedgerPlugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
+        .map_err(|e| anyhow!("linking the plugin imports: {e:#}"))?;
+    Ok(linker)
 }
 
 impl Drop for PluginEngine {

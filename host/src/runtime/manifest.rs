@@ -36,6 +36,9 @@ pub struct Manifest {
     /// plugin as request options).
     #[serde(default)]
     pub config: BTreeMap<String, ConfigKey>,
+    /// The line of `plugin.toml` that holds `allowed_hosts`, for messages.
+    #[serde(skip)]
+    pub allowed_hosts_line: Option<usize>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -109,6 +112,17 @@ pub struct ConfigKey {
     pub help: String,
 }
 
+/// Whether `name` is a valid plugin name: 1-64 characters of `a-z`, `0-9`
+/// and `-`. Such a name is also a safe file name (`<name>.wasm`): no
+/// separator, no `..`, nothing to escape.
+pub fn is_valid_plugin_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
 /// Why a manifest was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
@@ -147,22 +161,20 @@ impl Manifest {
 
     /// Parses and checks `plugin.toml` text.
     pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
-        let m: Manifest =
+        let mut m: Manifest =
             toml::from_str(text).map_err(|e| ManifestError::Invalid(e.to_string()))?;
         m.check()?;
+        m.allowed_hosts_line = text
+            .lines()
+            .position(|line| line.trim_start().starts_with("allowed_hosts"))
+            .map(|i| i + 1);
         Ok(m)
     }
 
     fn check(&self) -> Result<(), ManifestError> {
         let bad = |msg: String| Err(ManifestError::Invalid(msg));
         let p = &self.plugin;
-        if p.name.is_empty()
-            || p.name.len() > 64
-            || !p
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
+        if !is_valid_plugin_name(&p.name) {
             return bad(format!(
                 "plugin.name {:?} must be 1-64 characters of a-z, 0-9 and -",
                 p.name
@@ -189,7 +201,10 @@ impl Manifest {
                 return bad(format!("network {} endpoint {:?}: {e}", n.name, n.endpoint));
             }
         }
-        if let Err(e) = self.egress_policy(AnyHostGrant::NotGranted) {
+        // Syntax only: whether a bare `*` may be used is the operator's
+        // decision, taken when the plugin is loaded with its grant (see
+        // `runtime::capabilities`).
+        if let Err(e) = self.egress_policy(AnyHostGrant::Granted) {
             return bad(e.to_string());
         }
         if self.limits.memory_mb == 0 || self.limits.memory_mb > 4096 {
@@ -224,6 +239,27 @@ impl Manifest {
             RuleSource::PluginManifest,
             &self.capabilities.allowed_hosts,
         )
+    }
+
+    /// Where `allowed_hosts` is written, as a denial names it: e.g.
+    /// `allowed_hosts in [capabilities] of hedera's plugin.toml (line 24)`.
+    pub fn allowed_hosts_location(&self) -> String {
+        let mut place = format!(
+            "allowed_hosts in [capabilities] of {}'s plugin.toml",
+            self.plugin.name
+        );
+        if let Some(line) = self.allowed_hosts_line {
+            place.push_str(&format!(" (line {line})"));
+        }
+        place
+    }
+
+    /// Whether `allowed_hosts` holds the catch-all `*`.
+    pub fn allows_any_host(&self) -> bool {
+        self.capabilities
+            .allowed_hosts
+            .iter()
+            .any(|rule| rule.trim() == "*")
     }
 
     /// Default per-host limits declared by the plugin.
@@ -292,10 +328,18 @@ allowed_hosts = ["https://api.example.com"]
     }
 
     #[test]
-    fn a_bare_star_needs_an_operator_grant() {
-        let e =
-            Manifest::parse(&GOOD.replace("[\"https://api.example.com\"]", "[\"*\"]")).unwrap_err();
-        assert!(e.to_string().contains('*'), "{e}");
+    fn a_bare_star_parses_and_is_left_to_the_operator_grant() {
+        // Refused at load time without a grant: see runtime::capabilities.
+        let m = Manifest::parse(&GOOD.replace("[\"https://api.example.com\"]", "[\"*\"]")).unwrap();
+        assert!(m.allows_any_host());
+        assert_eq!(m.allowed_hosts_line, Some(13));
+        assert_eq!(
+            m.allowed_hosts_location(),
+            "allowed_hosts in [capabilities] of demo's plugin.toml (line 13)"
+        );
+        let e = Manifest::parse(&GOOD.replace("[\"https://api.example.com\"]", "[\"ftp://x\"]"))
+            .unwrap_err();
+        assert!(e.to_string().contains("ftp://x"), "{e}");
     }
 
     #[test]

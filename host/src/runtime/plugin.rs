@@ -1,7 +1,8 @@
 //! A loaded plugin and the three calls into it.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
 use wasmtime::{Store, UpdateDeadline};
@@ -9,6 +10,7 @@ use wasmtime::{Store, UpdateDeadline};
 use crate::runtime::bindings::v0_1::{LedgerPlugin, LedgerPluginPre};
 use crate::runtime::bindings::{FetchSummary, PluginError, PluginInfo, SnapshotRequest, TokenInfo};
 use crate::runtime::cache::{CacheOutcome, CompileCache};
+use crate::runtime::capabilities::{EffectiveCapabilities, PluginGrant, PluginGrants};
 use crate::runtime::cpu::{CpuMeter, Metered};
 use crate::runtime::engine::PluginEngine;
 use crate::runtime::manifest::Manifest;
@@ -33,6 +35,17 @@ impl CallLimits {
         CallLimits {
             memory_bytes: (m.limits.memory_mb as usize) << 20,
             cpu: Duration::from_secs(m.limits.cpu_seconds),
+            wall,
+            max_emit_batch: 100_000,
+        }
+    }
+
+    /// The limits `plugin` runs under: its effective capabilities (the
+    /// manifest capped by the operator's grant), with wall-clock bound `wall`.
+    pub fn for_plugin(plugin: &LoadedPlugin, wall: Duration) -> Self {
+        CallLimits {
+            memory_bytes: (plugin.capabilities.memory_mb as usize) << 20,
+            cpu: Duration::from_secs(plugin.capabilities.cpu_seconds),
             wall,
             max_emit_batch: 100_000,
         }
@@ -91,6 +104,9 @@ pub enum LoadError {
     Compile(String),
     #[error("the component does not fit this host: {0}")]
     Link(String),
+    /// The manifest asks for what the operator does not grant.
+    #[error(transparent)]
+    Capability(#[from] crate::runtime::capabilities::CapabilityError),
 }
 
 /// A validated, compiled and linked plugin. Immutable: a new version is a
@@ -103,6 +119,13 @@ pub struct LoadedPlugin {
     pub load_time: Duration,
     /// Whether the compiled code came from the cache.
     pub cache_outcome: CacheOutcome,
+    /// What this version may do: the manifest intersected with the
+    /// operator's grant, fixed when it was loaded.
+    pub capabilities: EffectiveCapabilities,
+    /// When this version finished loading.
+    pub loaded_at: SystemTime,
+    /// `fetch-all-token-balances` calls made on this version (one per job run).
+    jobs_run: AtomicU64,
     pre: LedgerPluginPre<PluginState>,
 }
 
@@ -129,8 +152,24 @@ impl LoadedPlugin {
         bytes: &[u8],
         cache: Option<&CompileCache>,
     ) -> Result<LoadedPlugin, LoadError> {
+        Self::load_granted(engine, bytes, cache, &PluginGrants::none())
+    }
+
+    /// Loads `bytes` with the capabilities its manifest asks for, as far as
+    /// `grants` (the operator's plugin config) allows. In order, cheapest
+    /// first: the manifest (a component carrying a valid `plugin.toml` for a
+    /// WIT line this host serves), the capabilities, compiling (or the
+    /// cache), linking (every import satisfiable, the world's exports there).
+    pub fn load_granted(
+        engine: &PluginEngine,
+        bytes: &[u8],
+        cache: Option<&CompileCache>,
+        grants: &PluginGrants,
+    ) -> Result<LoadedPlugin, LoadError> {
         let started = Instant::now();
         let manifest = Manifest::from_component(bytes)?;
+        let grant: PluginGrant = grants.for_plugin(&manifest.plugin.name);
+        let capabilities = EffectiveCapabilities::resolve(&manifest, &grant)?;
         let sha256 = hex::encode(Sha256::digest(bytes));
         let (component, cache_outcome) = match cache {
             Some(cache) => cache.load_or_compile(engine, bytes, &sha256),
@@ -145,8 +184,17 @@ impl LoadedPlugin {
             sha256,
             load_time: started.elapsed(),
             cache_outcome,
+            capabilities,
+            loaded_at: SystemTime::now(),
+            jobs_run: AtomicU64::new(0),
             pre,
         })
+    }
+
+    /// How many jobs have run on this version (`fetch-all-token-balances`
+    /// calls).
+    pub fn jobs_run(&self) -> u64 {
+        self.jobs_run.load(Ordering::Relaxed)
     }
 
     /// `name@version`.
@@ -193,6 +241,7 @@ impl LoadedPlugin {
         limits: &CallLimits,
         req: &SnapshotRequest,
     ) -> Result<FetchSummary, PluginFailure> {
+        self.jobs_run.fetch_add(1, Ordering::Relaxed);
         let meter = Arc::new(CpuMeter::default());
         let (mut store, plugin) = self.instantiate(job, limits, meter.clone()).await?;
         let call = Metered::new(plugin.call_fetch_all_token_balances(&mut store, req), meter);

@@ -13,13 +13,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub use crate::artifacts::publish::IpfsStatus;
 use crate::snapshot::EmittedHolder;
 
 pub use self::redis::RedisJobStore;
 pub use self::sqlite::SqliteJobStore;
 
 /// Where a job is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
     Waiting,
@@ -50,7 +51,8 @@ impl JobStatus {
 }
 
 /// Everything known about one job (camelCase on the wire, as the original).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Its schema in `GET /openapi.json` is derived from this type.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobRecord {
     pub job_id: String,
@@ -62,6 +64,7 @@ pub struct JobRecord {
     pub min_balance: Option<String>,
     pub status: JobStatus,
     /// 0–100.
+    #[schema(maximum = 100)]
     pub progress: u8,
     pub holder_count: Option<u64>,
     pub resolved_at: Option<String>,
@@ -74,8 +77,26 @@ pub struct JobRecord {
     pub attempts: u32,
     /// sha256 of the JSON document, once completed.
     pub document_sha256: Option<String>,
+    /// CID of the JSON document (the one IPFS gives it), once completed.
     pub ipfs_cid: Option<String>,
+    /// CID of the CSV document.
     pub csv_cid: Option<String>,
+    /// Where the documents are: `local`, `pending`, `pinned` or `failed`.
+    #[serde(default)]
+    pub ipfs_status: Option<IpfsStatus>,
+    /// Public gateway links of the two documents, when a gateway is set.
+    #[serde(default)]
+    pub ipfs_url: Option<String>,
+    #[serde(default)]
+    pub csv_url: Option<String>,
+    /// The plugin version (`name@version`) and component sha256 the job's
+    /// journal was written by. A later attempt on another build of the
+    /// plugin (hot-swapped meanwhile) starts over: checkpoints are private
+    /// to one build.
+    #[serde(default)]
+    pub plugin: Option<String>,
+    #[serde(default)]
+    pub plugin_sha256: Option<String>,
     /// Set by `DELETE /snapshots/{id}`; the running plugin's next `emit`
     /// sees `cancelled`.
     pub cancel_requested: bool,
