@@ -8,10 +8,12 @@
 //! plugin (sandboxed, with its upstream limit set far above what is used) against the simulator
 //! with a fixed added latency; the ratio is achieved holders/s over that bound.
 //!
-//! Besides the snapshot, the same page chain is walked by a bare HTTP client (reqwest, the
-//! JSON parsed into a `serde_json::Value`, nothing else): that run measures what the simulator
-//! and HTTP cost per page, so whatever the snapshot takes beyond it is the plugin's and the
-//! host's own per-page work.
+//! Besides the snapshot, the same page chain is walked by a bare HTTP client (reqwest, each
+//! reply parsed into a `serde_json::Value` before the next request, nothing else): a reference
+//! for what the simulator, HTTP and one JSON parse cost per page on this machine. The plugin
+//! keeps its own per-page work (decoding, checksums, `emit`) off the round trip, sending the
+//! next page's request as soon as a reply's envelope names the marker, so the snapshot can come
+//! closer to the bound than this strictly sequential client.
 
 use std::fmt;
 use std::time::{Duration, Instant};

@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ledger_simulators::xrpl::{
-    AccountId, Currency, DirectoryItem, IouAmount, LedgerAdvance, LedgerTrigger, LoadConfig,
-    RunningSimulator, SimulatorConfig, TrustLine, XrplLedgerState, XrplSimulator,
+    AccountId, CallContext, Currency, DirectoryItem, IouAmount, LedgerAdvance, LedgerTrigger,
+    LoadConfig, RunningSimulator, ServerKind, SimulatorConfig, TrustLine, XrplLedgerState,
+    XrplSimulator, dispatch,
 };
 use rand::SeedableRng;
 use serde_json::Value;
@@ -91,6 +92,35 @@ fn line_pages(state: &XrplLedgerState, ledger: u32, issuer: &AccountId) -> (usiz
         })
         .count();
     (empty, pages.len())
+}
+
+/// `nfts_by_issuer` pages (of the plugin's 100) at `ledger` that list no NFT but link on, and
+/// the number of pages, read straight from the simulator's dispatcher.
+fn nft_pages(state: &XrplLedgerState, ledger: u32, issuer: &AccountId) -> (usize, usize) {
+    let context = CallContext {
+        kind: ServerKind::Clio,
+        empty_nft_page: false,
+    };
+    let (mut empty, mut pages) = (0, 0);
+    let mut marker: Option<Value> = None;
+    loop {
+        let mut params = serde_json::Map::new();
+        params.insert("issuer".into(), issuer.to_address().into());
+        params.insert("ledger_index".into(), ledger.into());
+        params.insert("limit".into(), 100.into());
+        if let Some(m) = marker.take() {
+            params.insert("marker".into(), m);
+        }
+        let page = dispatch(state, context, "nfts_by_issuer", &params).expect("a page");
+        pages += 1;
+        marker = page.get("marker").cloned();
+        if page["nfts"].as_array().is_some_and(Vec::is_empty) && marker.is_some() {
+            empty += 1;
+        }
+        if marker.is_none() {
+            return (empty, pages);
+        }
+    }
 }
 
 fn bad_input(result: Result<TakenSnapshot, SnapshotError>, what: &str) -> String {
@@ -676,6 +706,78 @@ async fn nft_holders_get_one_row_per_owner_with_the_count_without_burned_nfts() 
         taxon_1.document.meta().token_id,
         format!("nft:{}:1", issuer.to_address())
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_nft_walk_crosses_empty_pages_that_link_on_and_gets_exactly_the_holders() {
+    let mut state = XrplLedgerState::new();
+    let issuer = state.new_issuer();
+    let owners: Vec<AccountId> = (0..30).map(|_| state.new_account()).collect();
+    for i in 0..240usize {
+        let nft = state.add_nft(
+            issuer,
+            owners[(i * 7) % owners.len()],
+            [0, 1, 2, 9][i % 4],
+            0,
+        );
+        if i % 13 == 0 {
+            state.burn_nft(nft).unwrap();
+        }
+    }
+    let pinned = state.tip();
+    state.advance_ledger();
+    // Minted after the snapshot's ledger: Clio's index lists them, the ledger does not. 450 rows
+    // of taxon 5, between taxons 2 and 9, make pages of 100 that hold no NFT but link on; 150 more
+    // among the taxon-1 rows make short pages.
+    for i in 0..600usize {
+        let taxon = if i < 450 { 5 } else { 1 };
+        state.add_nft(issuer, owners[i % owners.len()], taxon, 0);
+    }
+    let (empty_pages, pages) = nft_pages(&state, pinned, &issuer);
+    assert!(
+        empty_pages >= 3,
+        "the set-up makes pages without NFTs ({empty_pages} of {pages})"
+    );
+    let config = SimulatorConfig {
+        // And an empty page on every third call besides.
+        nft_empty_page_every: Some(3),
+        ..SimulatorConfig::default()
+    };
+    let sim = simulator(state, config).await;
+    let host = host_for(&sim).await;
+    let token = format!("nft:{}", issuer.to_address());
+
+    let taken = host
+        .snapshot(
+            "xrpl",
+            &SnapshotSpec {
+                at: Some(pinned.to_string()),
+                ..spec(&sim, &token)
+            },
+        )
+        .await
+        .unwrap();
+
+    let state = sim.state().read().unwrap();
+    let expected: BTreeMap<String, String> = state
+        .nft_counts_at(pinned, &issuer)
+        .into_iter()
+        .map(|(owner, count)| (owner, count.to_string()))
+        .collect();
+    assert_eq!(taken.document.meta().resolved_at, pinned.to_string());
+    assert_eq!(holders(&taken), expected);
+    let unburned = state
+        .nfts_of_issuer_at(pinned, &issuer, None)
+        .iter()
+        .filter(|nft| !nft.is_burned)
+        .count();
+    assert_eq!(
+        taken.document.total_balance().to_string(),
+        unburned.to_string()
+    );
+    // 840 index rows read 100 at a time, plus the injected empty pages (and `validate-token`).
+    let calls = sim.stats().served_per_method()["nfts_by_issuer"];
+    assert!(calls >= 12, "{calls} nfts_by_issuer calls");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

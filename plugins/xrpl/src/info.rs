@@ -21,7 +21,7 @@ use snapshot_plugin_sdk::{PluginError, TokenInfo, TokenKind};
 
 use crate::rpc::{
     ACCOUNT_FLAGS, AccountInfo, LedgerSel, MPT_ISSUANCE_FLAGS, MptHolders, MptIssuanceEntry,
-    NftsByIssuer,
+    NftsByIssuer, Reply,
 };
 use crate::token_id::{Currency, MptIssuanceId, TokenId};
 use crate::walk::{self, CallError, Host, Options, mpt_entry_params, rpc_failure, typed};
@@ -41,7 +41,8 @@ pub fn validate(
             let mut p = Map::new();
             p.insert("account".into(), json!(issuer.to_string()));
             p.insert("ledger_index".into(), ledger.to_json());
-            let info: AccountInfo = checked(host, url, opts, "account_info", p, token, at)?;
+            let reply = checked(host, url, opts, "account_info", p, token, at)?;
+            let info: AccountInfo = typed("account_info", &reply)?;
             Ok(issued_info(
                 token,
                 currency,
@@ -58,7 +59,8 @@ pub fn validate(
             }
             p.insert("ledger_index".into(), ledger.to_json());
             p.insert("limit".into(), json!(1));
-            let page: NftsByIssuer = checked(host, url, opts, "nfts_by_issuer", p, token, at)?;
+            let reply = checked(host, url, opts, "nfts_by_issuer", p, token, at)?;
+            let page: NftsByIssuer = typed("nfts_by_issuer", &reply)?;
             if page.nfts.is_empty() && page.marker.is_none() {
                 return Err(PluginError::NotFound(format!(
                     "{issuer} has minted no NFTs{}",
@@ -84,7 +86,8 @@ pub fn validate(
     }
 }
 
-fn checked<T: serde::de::DeserializeOwned>(
+/// One call whose server error means what [`rpc_failure`] says.
+fn checked(
     host: &mut dyn Host,
     url: &str,
     opts: &Options,
@@ -92,9 +95,9 @@ fn checked<T: serde::de::DeserializeOwned>(
     params: Map<String, Value>,
     token: &TokenId,
     at: Option<u32>,
-) -> Result<T, PluginError> {
+) -> Result<Reply, PluginError> {
     match walk::call(host, url, opts, method, params) {
-        Ok(reply) => typed(method, reply),
+        Ok(reply) => Ok(reply),
         Err(CallError::Rpc(e)) => Err(rpc_failure(method, token, at, &e)),
         Err(CallError::Failed(e)) => Err(e),
     }
@@ -145,7 +148,7 @@ fn mpt_info(
         "ledger_entry",
         mpt_entry_params(id, ledger),
     ) {
-        Ok(reply) => Some(typed::<MptIssuanceEntry>("ledger_entry", reply)?),
+        Ok(reply) => Some(typed::<MptIssuanceEntry>("ledger_entry", &reply)?),
         // Servers that predate MPTs do not know this ledger_entry form.
         Err(CallError::Rpc(e))
             if e.is_unsupported()
@@ -155,7 +158,8 @@ fn mpt_info(
             p.insert("mpt_issuance_id".into(), json!(id.to_string()));
             p.insert("ledger_index".into(), ledger.to_json());
             p.insert("limit".into(), json!(1));
-            let _: MptHolders = checked(host, url, opts, "mpt_holders", p, token, at)?;
+            let reply = checked(host, url, opts, "mpt_holders", p, token, at)?;
+            let _: MptHolders = typed("mpt_holders", &reply)?;
             attributes.push((
                 "asset_scale".into(),
                 format!("unknown (ledger_entry: {e}); balances are raw integer amounts"),

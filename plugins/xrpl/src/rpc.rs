@@ -12,6 +12,9 @@
 
 use std::collections::BTreeMap;
 
+use std::borrow::Cow;
+
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value, json};
 
@@ -73,14 +76,42 @@ impl RpcError {
     }
 }
 
-/// A successful reply, with what the envelope said about load.
+/// A successful reply: the body, its `result` not yet decoded, what the
+/// envelope said about load, and where the reply stands (its ledger, the
+/// next page's marker). The result is decoded once, straight into the
+/// caller's typed shape ([`Reply::decode`]): a 400-line page is never built
+/// as a tree of `Value`s first.
 #[derive(Debug)]
 pub struct Reply {
-    /// The `result` object.
-    pub result: Value,
+    body: Vec<u8>,
     /// The server asked clients to slow down (`"warning": "load"`, or a
     /// Clio rate-limit warning, id 2003).
     pub load_warning: bool,
+    /// The result's own ledger fields and marker.
+    pub head: Head,
+}
+
+/// The ledger a reply read and the marker it links on with: top-level
+/// fields of `result`, read with the envelope, so that a walk can send the
+/// next page's request before it decodes this page.
+#[derive(Debug, Default)]
+pub struct Head {
+    pub meta: LedgerMeta,
+    /// Opaque resume point; absent on the last page (and on replies that
+    /// are not pages).
+    pub marker: Option<Value>,
+}
+
+impl Reply {
+    /// The `result` object in its typed shape; strings the shape borrows
+    /// point into the reply.
+    pub fn decode<'a, T: Deserialize<'a>>(&'a self) -> serde_json::Result<T> {
+        #[derive(Deserialize)]
+        struct Enveloped<T> {
+            result: T,
+        }
+        serde_json::from_slice::<Enveloped<T>>(&self.body).map(|e| e.result)
+    }
 }
 
 /// What a reply body says: a result, an RPC error, or something unreadable.
@@ -90,53 +121,227 @@ pub enum Outcome {
     Error(RpcError),
 }
 
-/// Reads the envelope of a JSON-RPC (or WebSocket-style) reply. `Err` is a
-/// reply that is not an XRPL answer at all.
-pub fn parse_envelope(body: &[u8]) -> Result<Outcome, String> {
-    let mut top: Map<String, Value> = match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => m,
-        Ok(_) => return Err("the reply is not a JSON object".into()),
-        Err(e) => return Err(format!("the reply is not JSON: {e}")),
-    };
-    let result = top.remove("result");
-    // Errors may sit inside `result` (JSON-RPC) or next to it (WebSocket,
-    // some proxies).
-    let scopes: [Option<&Map<String, Value>>; 2] =
-        [result.as_ref().and_then(Value::as_object), Some(&top)];
-    for scope in scopes.into_iter().flatten() {
-        let status_error = scope.get("status").and_then(Value::as_str) == Some("error");
-        if let Some(error) = scope.get("error").and_then(Value::as_str) {
-            return Ok(Outcome::Error(RpcError {
+/// The fields of one envelope level (the top, or `result`) that tell an
+/// error or a load warning, and the result's [`Head`]. Kept as `Value`s so
+/// that a field of an unexpected type in an error reply is ignored rather
+/// than fatal; the head is checked once the reply is known to be a success.
+#[derive(Debug, Default)]
+struct Signals {
+    status: Option<Value>,
+    error: Option<Value>,
+    error_message: Option<Value>,
+    warning: Option<Value>,
+    warnings: Option<Value>,
+    ledger_index: Option<Value>,
+    ledger_hash: Option<Value>,
+    validated: Option<Value>,
+    marker: Option<Value>,
+}
+
+/// The names [`Signals`] and the envelope care about; every other field is
+/// skipped unread.
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum Field {
+    Result,
+    Status,
+    Error,
+    ErrorMessage,
+    Warning,
+    Warnings,
+    LedgerIndex,
+    LedgerHash,
+    Validated,
+    Marker,
+    #[serde(other)]
+    Other,
+}
+
+/// What one pass over a reply body finds: the top level's signals and,
+/// when `result` is an object, its own. Everything else (the page's entries
+/// above all) is skipped without being decoded, so the pass allocates only
+/// for the few fields it keeps.
+#[derive(Debug, Default)]
+struct Scan {
+    top: Signals,
+    result: Option<Signals>,
+}
+
+impl Signals {
+    /// Keeps the value of `field` (the caller has read the key).
+    fn read<'de, A: MapAccess<'de>>(&mut self, field: Field, map: &mut A) -> Result<(), A::Error> {
+        let slot = match field {
+            Field::Status => &mut self.status,
+            Field::Error => &mut self.error,
+            Field::ErrorMessage => &mut self.error_message,
+            Field::Warning => &mut self.warning,
+            Field::Warnings => &mut self.warnings,
+            Field::LedgerIndex => &mut self.ledger_index,
+            Field::LedgerHash => &mut self.ledger_hash,
+            Field::Validated => &mut self.validated,
+            Field::Marker => &mut self.marker,
+            Field::Result | Field::Other => {
+                map.next_value::<IgnoredAny>()?;
+                return Ok(());
+            }
+        };
+        // `null` reads as absent, as it always did.
+        *slot = map.next_value::<Option<Value>>()?;
+        Ok(())
+    }
+}
+
+/// `result`: its signals when it is an object, `None` for anything else.
+struct ResultField(Option<Signals>);
+
+impl<'de> Deserialize<'de> for ResultField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ResultField;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ResultField, A::Error> {
+                let mut signals = Signals::default();
+                while let Some(field) = map.next_key::<Field>()? {
+                    signals.read(field, &mut map)?;
+                }
+                Ok(ResultField(Some(signals)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ResultField, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(ResultField(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<ResultField, E> {
+                Ok(ResultField(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<ResultField, E> {
+                Ok(ResultField(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<ResultField, E> {
+                Ok(ResultField(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<ResultField, E> {
+                Ok(ResultField(None))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<ResultField, E> {
+                Ok(ResultField(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<ResultField, E> {
+                Ok(ResultField(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Scan {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Scan;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scan, A::Error> {
+                let mut scan = Scan::default();
+                while let Some(field) = map.next_key::<Field>()? {
+                    match field {
+                        Field::Result => scan.result = map.next_value::<ResultField>()?.0,
+                        field => scan.top.read(field, &mut map)?,
+                    }
+                }
+                Ok(scan)
+            }
+        }
+        // A map only: a top-level array is not an envelope.
+        d.deserialize_map(V)
+    }
+}
+
+impl Signals {
+    fn error(&self) -> Option<RpcError> {
+        if let Some(error) = self.error.as_ref().and_then(Value::as_str) {
+            return Some(RpcError {
                 error: error.to_string(),
-                message: scope
-                    .get("error_message")
+                message: self
+                    .error_message
+                    .as_ref()
                     .and_then(Value::as_str)
                     .map(str::to_string),
-            }));
+            });
         }
-        if status_error {
-            return Ok(Outcome::Error(RpcError {
-                error: "error".into(),
-                message: Some("the server answered status \"error\" without saying why".into()),
-            }));
-        }
+        (self.status.as_ref().and_then(Value::as_str) == Some("error")).then(|| RpcError {
+            error: "error".into(),
+            message: Some("the server answered status \"error\" without saying why".into()),
+        })
     }
-    let Some(result) = result.filter(Value::is_object) else {
-        return Err("the reply has no `result` object".into());
-    };
-    let load = |m: &Map<String, Value>| {
-        m.get("warning").and_then(Value::as_str) == Some("load")
-            || m.get("warnings")
+
+    /// The head of a success reply.
+    fn head(self) -> Result<Head, String> {
+        fn field<T: serde::de::DeserializeOwned>(
+            name: &str,
+            value: Option<Value>,
+        ) -> Result<Option<T>, String> {
+            value
+                .map(|v| serde_json::from_value(v).map_err(|e| format!("`{name}`: {e}")))
+                .transpose()
+        }
+        Ok(Head {
+            meta: LedgerMeta {
+                ledger_index: field("ledger_index", self.ledger_index)?,
+                ledger_hash: field("ledger_hash", self.ledger_hash)?,
+                validated: field("validated", self.validated)?,
+            },
+            marker: self.marker,
+        })
+    }
+
+    fn load(&self) -> bool {
+        self.warning.as_ref().and_then(Value::as_str) == Some("load")
+            || self
+                .warnings
+                .as_ref()
                 .and_then(Value::as_array)
                 .is_some_and(|ws| {
                     ws.iter()
                         .any(|w| w.get("id").and_then(Value::as_u64) == Some(2003))
                 })
+    }
+}
+
+/// Reads the envelope of a JSON-RPC (or WebSocket-style) reply. `Err` is a
+/// reply that is not an XRPL answer at all.
+///
+/// One pass reads the top level's and `result`'s own fields and skips the
+/// rest; the caller then decodes `result` into its typed shape
+/// ([`Reply::decode`]), a second and last pass.
+pub fn parse_envelope(body: &[u8]) -> Result<Outcome, String> {
+    let scan: Scan = serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => format!("the reply is not a JSON object: {e}"),
+        _ => format!("the reply is not JSON: {e}"),
+    })?;
+    // Errors may sit inside `result` (JSON-RPC) or next to it (WebSocket,
+    // some proxies).
+    for scope in [scan.result.as_ref(), Some(&scan.top)]
+        .into_iter()
+        .flatten()
+    {
+        if let Some(e) = scope.error() {
+            return Ok(Outcome::Error(e));
+        }
+    }
+    let Some(signals) = scan.result else {
+        return Err("the reply has no `result` object".into());
     };
-    let load_warning = load(&top) || result.as_object().is_some_and(load);
+    let load_warning = scan.top.load() || signals.load();
     Ok(Outcome::Success(Reply {
-        result,
+        body: body.to_vec(),
         load_warning,
+        head: signals
+            .head()
+            .map_err(|e| format!("the reply's `result` is unreadable: {e}"))?,
     }))
 }
 
@@ -201,13 +406,17 @@ pub const ACCOUNT_FLAGS: &[(u32, &str)] = &[
     (0x8000_0000, "allow_trustline_clawback"),
 ];
 
-/// `account_lines`: one page of the issuer's trust lines.
+/// `account_lines`: one page of the issuer's trust lines. Its text fields
+/// borrow from the reply (a page of 400 lines decodes without a string
+/// allocation per field).
 #[derive(Debug, Deserialize)]
-pub struct AccountLines {
+pub struct AccountLines<'a> {
     #[serde(flatten)]
     pub meta: LedgerMeta,
-    pub account: String,
-    pub lines: Vec<TrustLine>,
+    #[serde(borrow)]
+    pub account: Cow<'a, str>,
+    #[serde(borrow)]
+    pub lines: Vec<TrustLine<'a>>,
     /// Opaque resume point; absent on the last page.
     #[serde(default)]
     pub marker: Option<Value>,
@@ -216,11 +425,14 @@ pub struct AccountLines {
 /// One trust line, seen from the issuer's side: a negative `balance` is what
 /// the issuer owes the peer, i.e. the peer's holding.
 #[derive(Debug, Deserialize)]
-pub struct TrustLine {
+pub struct TrustLine<'a> {
     /// The peer (holder).
-    pub account: String,
-    pub balance: String,
-    pub currency: String,
+    #[serde(borrow)]
+    pub account: Cow<'a, str>,
+    #[serde(borrow)]
+    pub balance: Cow<'a, str>,
+    #[serde(borrow)]
+    pub currency: Cow<'a, str>,
     /// The issuer froze this line.
     #[serde(default)]
     pub freeze: bool,
@@ -261,29 +473,31 @@ pub struct CurrencyValue {
 
 /// Clio `mpt_holders`.
 #[derive(Debug, Deserialize)]
-pub struct MptHolders {
+pub struct MptHolders<'a> {
     #[serde(flatten)]
     pub meta: LedgerMeta,
-    pub mpt_issuance_id: String,
-    #[serde(default)]
-    pub mptokens: Vec<MpToken>,
+    #[serde(borrow)]
+    pub mpt_issuance_id: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub mptokens: Vec<MpToken<'a>>,
     #[serde(default)]
     pub marker: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct MpToken {
-    pub account: String,
+pub struct MpToken<'a> {
+    #[serde(borrow)]
+    pub account: Cow<'a, str>,
     #[serde(default)]
     pub flags: u32,
     /// Unsigned 64-bit integer as decimal text; absent when zero.
-    #[serde(default)]
-    pub mpt_amount: Option<String>,
-    #[serde(default)]
-    pub mptoken_index: Option<String>,
+    #[serde(default, borrow)]
+    pub mpt_amount: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub mptoken_index: Option<Cow<'a, str>>,
     /// Amount held in escrow (not spendable), when the server reports it.
-    #[serde(default)]
-    pub locked_amount: Option<String>,
+    #[serde(default, borrow)]
+    pub locked_amount: Option<Cow<'a, str>>,
 }
 
 /// `MPToken` flags.
@@ -334,23 +548,27 @@ pub const MPT_ISSUANCE_FLAGS: &[(u32, &str)] = &[
 
 /// Clio `nfts_by_issuer`.
 #[derive(Debug, Deserialize)]
-pub struct NftsByIssuer {
+pub struct NftsByIssuer<'a> {
     #[serde(flatten)]
     pub meta: LedgerMeta,
-    pub issuer: String,
-    #[serde(default)]
-    pub nfts: Vec<Nft>,
+    #[serde(borrow)]
+    pub issuer: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub nfts: Vec<Nft<'a>>,
     #[serde(default)]
     pub marker: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Nft {
-    pub nft_id: String,
-    pub owner: String,
+pub struct Nft<'a> {
+    #[serde(borrow)]
+    pub nft_id: Cow<'a, str>,
+    #[serde(borrow)]
+    pub owner: Cow<'a, str>,
     #[serde(default)]
     pub is_burned: bool,
-    pub issuer: String,
+    #[serde(borrow)]
+    pub issuer: Cow<'a, str>,
     pub nft_taxon: u32,
 }
 
@@ -377,14 +595,15 @@ mod tests {
         std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
     }
 
-    fn success<T: serde::de::DeserializeOwned>(path: &str) -> (T, bool) {
+    fn success(path: &str) -> Reply {
         match parse_envelope(&fixture(path)).unwrap_or_else(|e| panic!("{path}: {e}")) {
-            Outcome::Success(r) => (
-                serde_json::from_value(r.result).unwrap_or_else(|e| panic!("{path}: {e}")),
-                r.load_warning,
-            ),
+            Outcome::Success(r) => r,
             Outcome::Error(e) => panic!("{path}: {e}"),
         }
+    }
+
+    fn decoded<'a, T: Deserialize<'a>>(path: &str, reply: &'a Reply) -> T {
+        reply.decode().unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
     #[test]
@@ -393,7 +612,8 @@ mod tests {
             "xrpl-dev-portal/_api-examples/account_lines/jsonrpc-response.json",
             "xrpl-dev-portal/_api-examples/account_lines/ws-response.json",
         ] {
-            let (page, _): (AccountLines, _) = success(path);
+            let reply = success(path);
+            let page: AccountLines = decoded(path, &reply);
             assert_eq!(page.account, "r9cZA1mLK5R5Am25ArfXFmqgNwjZgnfk59");
             assert!(page.lines.len() > 20, "{path}");
             assert!(page.marker.is_none());
@@ -417,7 +637,8 @@ mod tests {
             "xrpl-dev-portal/docs-extracted/gateway_balances/response-ws.json",
             "xrpl-dev-portal/docs-extracted/gateway_balances/response-commandline.json",
         ] {
-            let (g, _): (GatewayBalances, _) = success(path);
+            let reply = success(path);
+            let g: GatewayBalances = decoded(path, &reply);
             assert!(g.meta.ledger_index.is_some(), "{path}");
             assert!(g.meta.ledger_hash.is_some(), "{path}");
             assert_eq!(g.obligations.len(), 4, "{path}");
@@ -425,8 +646,12 @@ mod tests {
                 crate::amount::check(v).unwrap();
             }
         }
-        let (g, _): (GatewayBalances, _) =
+        let reply =
             success("xrpl-dev-portal/docs-extracted/gateway_balances/response-commandline.json");
+        let g: GatewayBalances = decoded(
+            "xrpl-dev-portal/docs-extracted/gateway_balances/response-commandline.json",
+            &reply,
+        );
         assert_eq!(g.meta.ledger_index, Some(LedgerIndex(57111383)));
         assert_eq!(
             g.frozen_balances["r4keXr5myiU4iTLh68ZqZ2CgsJ8dM9FSW6"][0].value,
@@ -440,7 +665,8 @@ mod tests {
             "xrpl-dev-portal/docs-extracted/mpt_holders/response-jsonrpc.json",
             "xrpl-dev-portal/docs-extracted/mpt_holders/response-ws.json",
         ] {
-            let (m, _): (MptHolders, _) = success(path);
+            let reply = success(path);
+            let m: MptHolders = decoded(path, &reply);
             assert_eq!(
                 m.mpt_issuance_id,
                 "05EECEBE97A7D635DE2393068691A015FED5A89AD203F5AA"
@@ -454,8 +680,12 @@ mod tests {
 
     #[test]
     fn recorded_nfts_by_issuer_reply_parses() {
-        let (n, load): (NftsByIssuer, _) =
-            success("xrpl-dev-portal/docs-extracted/nfts_by_issuer/response.json");
+        let reply = success("xrpl-dev-portal/docs-extracted/nfts_by_issuer/response.json");
+        let n: NftsByIssuer = decoded(
+            "xrpl-dev-portal/docs-extracted/nfts_by_issuer/response.json",
+            &reply,
+        );
+        let load = reply.load_warning;
         assert!(
             !load,
             "the Clio notice (warning 2001) is not a load warning"
@@ -468,21 +698,28 @@ mod tests {
 
     #[test]
     fn recorded_account_info_replies_parse() {
-        let (a, _): (AccountInfo, _) =
+        let reply =
             success("xrpl-dev-portal/docs-extracted/account_info/response-commandline.json");
+        let a: AccountInfo = decoded(
+            "xrpl-dev-portal/docs-extracted/account_info/response-commandline.json",
+            &reply,
+        );
         assert_eq!(a.account_data.account, "rG1QQv2nh2gr7RCZ1P8YYcBUKCCN633jCn");
         assert_eq!(a.meta.ledger_index, Some(LedgerIndex(56843712)));
-        let (a, _): (AccountInfo, _) = success("xrpl.js/accountInfo.json");
+        let reply = success("xrpl.js/accountInfo.json");
+        let a: AccountInfo = decoded("xrpl.js/accountInfo.json", &reply);
         assert_eq!(a.account_data.flags, 655360);
     }
 
     #[test]
     fn recorded_ledger_data_pages_carry_markers_even_when_empty() {
-        let (p, _): (LedgerData, _) = success("xrpl.js/ledgerDataFirstPageEmpty.json");
+        let reply = success("xrpl.js/ledgerDataFirstPageEmpty.json");
+        let p: LedgerData = decoded("xrpl.js/ledgerDataFirstPageEmpty.json", &reply);
         assert!(p.state.is_empty());
         assert!(p.marker.is_some(), "an empty page still links on");
         assert_eq!(p.meta.ledger_index, Some(LedgerIndex(38202000)));
-        let (p, _): (LedgerData, _) = success("xrpl.js/ledgerDataLastPage.json");
+        let reply = success("xrpl.js/ledgerDataLastPage.json");
+        let p: LedgerData = decoded("xrpl.js/ledgerDataLastPage.json", &reply);
         assert!(p.marker.is_none());
     }
 
@@ -504,6 +741,55 @@ mod tests {
     }
 
     #[test]
+    fn odd_envelopes_are_read_as_before() {
+        // A `result` that is not an object: an error beside it still counts; without one the
+        // reply is no answer.
+        for result in ["[1, {\"error\": \"x\"}]", "\"busy\"", "null", "7"] {
+            let body = format!(r#"{{"result": {result}, "status": "error", "error": "tooBusy"}}"#);
+            let Outcome::Error(e) = parse_envelope(body.as_bytes()).unwrap() else {
+                panic!("{body}")
+            };
+            assert!(e.is_busy(), "{body}");
+            let body = format!(r#"{{"result": {result}}}"#);
+            assert!(parse_envelope(body.as_bytes()).is_err(), "{body}");
+        }
+        // An error field of another type is no error; `null` is absent.
+        let body = br#"{"result":{"error":404,"status":null,"ledger_index":5,"validated":true}}"#;
+        let Outcome::Success(r) = parse_envelope(body).unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.head.meta.ledger_index, Some(LedgerIndex(5)));
+        assert!(r.head.marker.is_none());
+        // Not an object at the top.
+        assert!(parse_envelope(br#"[{"result":{}}]"#).is_err());
+        assert!(parse_envelope(br#""result""#).is_err());
+        // A success whose ledger index is unreadable is no answer.
+        assert!(parse_envelope(br#"{"result":{"ledger_index":"seven"}}"#).is_err());
+    }
+
+    #[test]
+    fn a_page_decodes_with_its_head_and_escaped_text() {
+        let body = br#"{"id":1,"result":{"account":"r\u0041","ledger_index":"12","ledger_hash":"AB","validated":true,"marker":{"k":[1,2]},"lines":[{"account":"rB","balance":"-1.5","currency":"USD","limit":"0","quality_in":0}],"status":"success"},"warnings":[{"id":2001}]}"#;
+        let Outcome::Success(r) = parse_envelope(body).unwrap() else {
+            panic!()
+        };
+        assert!(!r.load_warning);
+        assert_eq!(r.head.meta.ledger_index, Some(LedgerIndex(12)));
+        assert_eq!(r.head.meta.ledger_hash.as_deref(), Some("AB"));
+        assert_eq!(r.head.marker, Some(json!({"k": [1, 2]})));
+        let page: AccountLines = r.decode().unwrap();
+        assert_eq!(page.account, "rA", "escapes are decoded");
+        assert_eq!(page.lines.len(), 1);
+        assert_eq!(page.lines[0].balance, "-1.5");
+        assert!(
+            matches!(page.lines[0].account, Cow::Borrowed(_)),
+            "no copy without escapes"
+        );
+        assert_eq!(page.meta.ledger_index, r.head.meta.ledger_index);
+        assert_eq!(page.marker, r.head.marker);
+    }
+
+    #[test]
     fn load_warnings_are_seen() {
         let body = br#"{"result":{"status":"success","warning":"load","lines":[]}}"#;
         let Outcome::Success(r) = parse_envelope(body).unwrap() else {
@@ -521,7 +807,7 @@ mod tests {
     #[test]
     fn amounts_sent_as_json_numbers_are_refused() {
         let v = serde_json::json!({"account":"r","balance":-1.5,"currency":"USD"});
-        assert!(serde_json::from_value::<TrustLine>(v).is_err());
+        assert!(serde_json::from_str::<TrustLine>(&v.to_string()).is_err());
     }
 
     #[test]

@@ -128,32 +128,47 @@ const DIGIT_OF: [Option<u8>; 256] = {
 };
 
 fn base58_decode(text: &str) -> Result<Vec<u8>, String> {
-    // Big-endian base-256 number, grown digit by digit (inputs are ~34 chars).
-    let mut out: Vec<u8> = Vec::with_capacity(32);
-    for (i, c) in text.bytes().enumerate() {
-        let Some(value) = DIGIT_OF[usize::from(c)] else {
-            return Err(format!(
-                "character {:?} at position {} is not in the XRPL base58 alphabet",
-                text[i..].chars().next().unwrap_or('?'),
-                i + 1
-            ));
-        };
-        let mut carry = value as u32;
-        for byte in out.iter_mut().rev() {
-            carry += u32::from(*byte) * 58;
-            *byte = (carry & 0xff) as u8;
-            carry >>= 8;
+    // A little-endian number in base 2^32, grown five digits at a time
+    // (58^5 < 2^32): a 34-character address takes seven multiply-adds over
+    // at most seven limbs.
+    let bytes = text.as_bytes();
+    let mut limbs: Vec<u32> = Vec::with_capacity(8);
+    for (start, chunk) in (0..).step_by(5).zip(bytes.chunks(5)) {
+        let (mut value, mut scale) = (0u64, 1u64);
+        for (j, &c) in chunk.iter().enumerate() {
+            let Some(digit) = DIGIT_OF[usize::from(c)] else {
+                let i = start + j;
+                return Err(format!(
+                    "character {:?} at position {} is not in the XRPL base58 alphabet",
+                    text[i..].chars().next().unwrap_or('?'),
+                    i + 1
+                ));
+            };
+            value = value * 58 + u64::from(digit);
+            scale *= 58;
+        }
+        let mut carry = value;
+        for limb in limbs.iter_mut() {
+            let x = u64::from(*limb) * scale + carry;
+            *limb = x as u32;
+            carry = x >> 32;
         }
         while carry > 0 {
-            out.insert(0, (carry & 0xff) as u8);
-            carry >>= 8;
+            limbs.push(carry as u32);
+            carry >>= 32;
         }
     }
     // Every leading zero digit (`r`) is one leading zero byte.
-    let zeros = text.bytes().take_while(|&c| c == ALPHABET[0]).count();
-    let mut bytes = vec![0u8; zeros];
-    bytes.extend(out.into_iter().skip_while(|&b| b == 0));
-    Ok(bytes)
+    let zeros = bytes.iter().take_while(|&&c| c == ALPHABET[0]).count();
+    let mut out = vec![0u8; zeros];
+    out.extend(
+        limbs
+            .iter()
+            .rev()
+            .flat_map(|limb| limb.to_be_bytes())
+            .skip_while(|&b| b == 0),
+    );
+    Ok(out)
 }
 
 fn base58_encode(bytes: &[u8]) -> String {

@@ -12,14 +12,19 @@
 //!    keeping lines of the token's currency whose balance is negative from
 //!    the issuer's side), Clio `mpt_holders`, Clio `nfts_by_issuer` (one
 //!    entry per NFT, `entry-id` = NFT id). The walk ends only when a reply
-//!    has no `marker`: servers return empty pages that still link on.
+//!    has no `marker`: servers return empty pages that still link on. The
+//!    next page's request leaves as soon as a reply's envelope names the
+//!    marker ([`Host::start`]); the page is decoded, checked and emitted
+//!    while that request travels, so only the envelope pass adds to each
+//!    round trip.
 //! 3. **Durability.** After every page the holders are emitted and a
 //!    [`Checkpoint`] (ledger, marker, counts) recorded; a resumed job
 //!    continues from the marker at the same ledger.
 //! 4. **Sum check.** The ledger's own total at the same ledger
 //!    (`gateway_balances` obligations, or an MPT issuance's
 //!    `OutstandingAmount`) goes to the host, which compares it with the exact
-//!    sum of the holders.
+//!    sum of the holders. Its request is sent once the walk is pinned and
+//!    collected after the last page ([`Ahead`]).
 //!
 //! Backpressure: the host retries HTTP 429/5xx itself. XRPL servers also
 //! signal load inside 200 replies: a `"warning": "load"` (the answer is still
@@ -45,11 +50,35 @@ pub const BUSY_WAIT_MS: u32 = 10_000;
 /// Significant digits of XRPL issued-currency amounts (and so of totals).
 pub const IOU_SIGNIFICANT_DIGITS: u32 = 16;
 
+/// A request [`Host::start`]ed and not yet collected with [`Host::wait`].
+#[derive(Debug)]
+pub enum Pending {
+    /// Still on the wire: the host's handle.
+    InFlight(u64),
+    /// Already answered (a host without background requests sends at once).
+    Done(Result<(u16, Vec<u8>), PluginError>),
+}
+
 /// What the walk needs from the host; the plugin wires it to the WIT imports,
 /// tests to an in-memory XRPL server.
 pub trait Host {
     /// POSTs a JSON body to `url`; `(status, body)`.
     fn post(&mut self, url: &str, body: Vec<u8>) -> Result<(u16, Vec<u8>), PluginError>;
+    /// Starts a POST without waiting for its answer (collect it with
+    /// [`Host::wait`]), so that a page is processed while the next one is on
+    /// the wire. By default it is sent at once.
+    fn start(&mut self, url: &str, body: Vec<u8>) -> Pending {
+        Pending::Done(self.post(url, body))
+    }
+    /// The answer to a started request: `(status, body)`.
+    fn wait(&mut self, pending: Pending) -> Result<(u16, Vec<u8>), PluginError> {
+        match pending {
+            Pending::Done(answer) => answer,
+            Pending::InFlight(handle) => Err(PluginError::Internal(format!(
+                "request {handle} was started on a host that cannot wait for it"
+            ))),
+        }
+    }
     /// Asks the host to pause requests to `url`'s upstream (its own backoff).
     fn throttle(&mut self, url: &str);
     fn emit(&mut self, holders: &[Holder]) -> Result<(), PluginError>;
@@ -102,8 +131,26 @@ pub fn call(
     params: Map<String, Value>,
 ) -> Result<Reply, CallError> {
     let body = rpc::request_body(method, params);
+    let pending = host.start(url, body.clone());
+    complete(host, url, opts, method, &body, pending)
+}
+
+/// Waits for `pending`, the request `body` already started, and reads its
+/// reply, sending `body` again while the server says it is busy.
+fn complete(
+    host: &mut dyn Host,
+    url: &str,
+    opts: &Options,
+    method: &str,
+    body: &[u8],
+    pending: Pending,
+) -> Result<Reply, CallError> {
+    let mut pending = Some(pending);
     for _ in 0..=opts.busy_retries {
-        let (status, reply) = host.post(url, body.clone())?;
+        let sent = pending
+            .take()
+            .unwrap_or_else(|| host.start(url, body.to_vec()));
+        let (status, reply) = host.wait(sent)?;
         match rpc::parse_envelope(&reply) {
             Ok(Outcome::Error(e)) if e.is_busy() => {
                 host.throttle(url);
@@ -139,9 +186,11 @@ fn preview(body: &[u8]) -> String {
     String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned()
 }
 
-/// Decodes a success reply into its typed shape.
-pub fn typed<T: serde::de::DeserializeOwned>(method: &str, reply: Reply) -> Result<T, PluginError> {
-    serde_json::from_value(reply.result)
+/// Decodes a success reply into its typed shape (in one pass over the
+/// reply's text; borrowed fields point into `reply`).
+pub fn typed<'a, T: Deserialize<'a>>(method: &str, reply: &'a Reply) -> Result<T, PluginError> {
+    reply
+        .decode()
         .map_err(|e| PluginError::Upstream(format!("{method}: unexpected reply: {e}")))
 }
 
@@ -276,15 +325,9 @@ pub struct WalkResult {
     pub pages: u64,
 }
 
-/// One page: its ledger, holders and next marker.
-struct Page {
-    meta: LedgerMeta,
-    holders: Vec<Holder>,
-    marker: Option<Value>,
-}
-
 /// Walks every holder of `token` at ledger `at` (or the latest validated
-/// ledger), or resumes `resume`.
+/// ledger), or resumes `resume`. Once the ledger is pinned, the sum check's
+/// request is sent too, into `total` (see [`Ahead`]).
 pub fn walk(
     host: &mut dyn Host,
     url: &str,
@@ -292,6 +335,7 @@ pub fn walk(
     at: Option<u32>,
     resume: Option<Checkpoint>,
     opts: &Options,
+    total: &mut Option<Ahead>,
 ) -> Result<WalkResult, PluginError> {
     let kind = WalkKind::of(token);
     let mut state = match resume {
@@ -329,10 +373,20 @@ pub fn walk(
         hash: state.ledger_hash.clone(),
     };
 
+    let method = kind.method();
+    // The request for the page at `state.marker`, when it is already on the
+    // wire: each page's request leaves as soon as the previous reply's
+    // envelope names the marker, and that page is decoded, checked and
+    // emitted while the next one travels. The walk stays one marker chain;
+    // only the plugin's and the host's own work leaves the round trip.
+    let mut next: Option<Pending> = None;
     while !state.done {
-        let method = kind.method();
-        let params = page_params(token, pin.selector(), state.marker.as_ref(), opts);
-        let reply = match call(host, url, opts, method, params) {
+        let body = rpc::request_body(
+            method,
+            page_params(token, pin.selector(), state.marker.as_ref(), opts),
+        );
+        let pending = next.take().unwrap_or_else(|| host.start(url, body.clone()));
+        let reply = match complete(host, url, opts, method, &body, pending) {
             Ok(r) => r,
             // Only a ledger the caller asked for (`at`) is "not found" when
             // the server lacks it; a pinned "validated" ledger missing on a
@@ -340,10 +394,10 @@ pub fn walk(
             Err(CallError::Rpc(e)) => return Err(rpc_failure(method, token, at, &e)),
             Err(CallError::Failed(e)) => return Err(e),
         };
-        let page = read_page(kind, token, reply)?;
-        state.ledger_index = pin.check(method, &page.meta)?;
+        state.ledger_index = pin.check(method, &reply.head.meta)?;
         state.ledger_hash = pin.hash.clone();
-        if page.marker.is_some() && page.marker == state.marker {
+        let marker = reply.head.marker.clone();
+        if marker.is_some() && marker == state.marker {
             return Err(PluginError::Upstream(format!(
                 "{method}: the server returned the marker it was sent ({}); refusing to loop",
                 state
@@ -353,11 +407,19 @@ pub fn walk(
                     .unwrap_or_default()
             )));
         }
-        host.emit(&page.holders)?;
-        state.emitted += page.holders.len() as u64;
+        if let Some(m) = &marker {
+            let params = page_params(token, pin.selector(), Some(m), opts);
+            next = Some(host.start(url, rpc::request_body(method, params)));
+        }
+        if total.is_none() {
+            *total = Ahead::total(host, url, token, state.ledger_index);
+        }
+        let holders = read_page(kind, token, &reply)?;
+        host.emit(&holders)?;
+        state.emitted += holders.len() as u64;
         state.pages += 1;
-        state.done = page.marker.is_none();
-        state.marker = page.marker;
+        state.done = marker.is_none();
+        state.marker = marker;
         host.checkpoint(&serde_json::to_string(&state).expect("checkpoint serializes"));
         host.progress(state.emitted, None);
     }
@@ -402,7 +464,9 @@ fn page_params(
     p
 }
 
-fn read_page(kind: WalkKind, token: &TokenId, reply: Reply) -> Result<Page, PluginError> {
+/// The holders of one page (its ledger and marker are read, with the
+/// envelope, into `reply.head`).
+fn read_page(kind: WalkKind, token: &TokenId, reply: &Reply) -> Result<Vec<Holder>, PluginError> {
     let method = kind.method();
     let bad = |what: String| PluginError::Upstream(format!("{method}: {what}"));
     // A checksum-verified classic address has exactly one spelling, so the
@@ -421,7 +485,7 @@ fn read_page(kind: WalkKind, token: &TokenId, reply: Reply) -> Result<Page, Plug
                     page.account
                 )));
             }
-            let mut holders = Vec::new();
+            let mut holders = Vec::with_capacity(page.lines.len());
             for line in &page.lines {
                 if Currency::from_reply(&line.currency) != Some(*currency) {
                     continue;
@@ -447,11 +511,7 @@ fn read_page(kind: WalkKind, token: &TokenId, reply: Reply) -> Result<Page, Plug
                 }
                 holders.push(h);
             }
-            Ok(Page {
-                meta: page.meta,
-                holders,
-                marker: page.marker,
-            })
+            Ok(holders)
         }
         (WalkKind::MptHolders, TokenId::Mpt(id)) => {
             let page: MptHolders = typed(method, reply)?;
@@ -486,11 +546,7 @@ fn read_page(kind: WalkKind, token: &TokenId, reply: Reply) -> Result<Page, Plug
                 }
                 holders.push(h);
             }
-            Ok(Page {
-                meta: page.meta,
-                holders,
-                marker: page.marker,
-            })
+            Ok(holders)
         }
         (WalkKind::Nfts, TokenId::Nft { issuer, taxon }) => {
             let page: NftsByIssuer = typed(method, reply)?;
@@ -519,11 +575,7 @@ fn read_page(kind: WalkKind, token: &TokenId, reply: Reply) -> Result<Page, Plug
                 h.entry_id = Some(nft.nft_id.to_ascii_uppercase());
                 holders.push(h);
             }
-            Ok(Page {
-                meta: page.meta,
-                holders,
-                marker: page.marker,
-            })
+            Ok(holders)
         }
         _ => Err(PluginError::Internal(format!(
             "walk {kind:?} does not fit token {token}"
@@ -540,6 +592,72 @@ fn parse_u64(text: &str) -> Result<u64, String> {
         .map_err(|_| format!("{text:?} is above 2^64"))
 }
 
+/// A request sent before its answer is needed: the sum check's, sent as
+/// soon as the walk has pinned its ledger, so that its round trip (and the
+/// server's work on it) overlaps the walk instead of following it.
+#[derive(Debug)]
+pub struct Ahead {
+    method: &'static str,
+    /// The ledger it reads.
+    ledger: u32,
+    body: Vec<u8>,
+    pending: Pending,
+}
+
+impl Ahead {
+    /// Sends the sum check's request for `token` at `ledger` (none for an
+    /// NFT collection, whose total no ledger method reports).
+    pub fn total(host: &mut dyn Host, url: &str, token: &TokenId, ledger: u32) -> Option<Ahead> {
+        let (method, params) = total_request(token, ledger)?;
+        let body = rpc::request_body(method, params);
+        let pending = host.start(url, body.clone());
+        Some(Ahead {
+            method,
+            ledger,
+            body,
+            pending,
+        })
+    }
+}
+
+/// The method and params that ask the ledger for `token`'s total at
+/// `ledger`.
+fn total_request(token: &TokenId, ledger: u32) -> Option<(&'static str, Map<String, Value>)> {
+    match token {
+        TokenId::Issued { issuer, .. } => {
+            let mut p = Map::new();
+            p.insert("account".into(), json!(issuer.to_string()));
+            p.insert("strict".into(), json!(true));
+            p.insert("ledger_index".into(), json!(ledger));
+            Some(("gateway_balances", p))
+        }
+        TokenId::Mpt(id) => Some((
+            "ledger_entry",
+            mpt_entry_params(id, LedgerSel::Index(ledger)),
+        )),
+        TokenId::Nft { .. } => None,
+    }
+}
+
+/// The reply to the sum check's request at `ledger`: the one sent ahead
+/// when it is that request, else one sent now.
+fn total_reply(
+    host: &mut dyn Host,
+    url: &str,
+    opts: &Options,
+    token: &TokenId,
+    ledger: u32,
+    ahead: Option<Ahead>,
+) -> Option<Result<Reply, CallError>> {
+    let (method, params) = total_request(token, ledger)?;
+    Some(
+        match ahead.filter(|a| a.ledger == ledger && a.method == method) {
+            Some(a) => complete(host, url, opts, a.method, &a.body, a.pending),
+            None => call(host, url, opts, method, params),
+        },
+    )
+}
+
 /// The ledger's own total, and the ledger hash its reply named.
 #[derive(Debug)]
 pub struct Total {
@@ -547,7 +665,8 @@ pub struct Total {
     pub ledger_hash: Option<String>,
 }
 
-/// Asks the ledger for its own total at the pinned ledger. A failure here
+/// Asks the ledger for its own total at the pinned ledger (collecting the
+/// request sent `ahead` during the walk, when there is one). A failure here
 /// is recorded as `unavailable` rather than failing the job: every holder
 /// is already emitted and exact, and the document says the check was not
 /// made (only a cancellation stops the job).
@@ -557,6 +676,7 @@ pub fn total_check(
     token: &TokenId,
     walked: &WalkResult,
     opts: &Options,
+    ahead: Option<Ahead>,
 ) -> Result<Total, PluginError> {
     let ledger = walked.ledger_index;
     let unavailable = |why: String| {
@@ -566,13 +686,11 @@ pub fn total_check(
         })
     };
     match token {
-        TokenId::Issued { currency, issuer } => {
-            let mut p = Map::new();
-            p.insert("account".into(), json!(issuer.to_string()));
-            p.insert("strict".into(), json!(true));
-            p.insert("ledger_index".into(), json!(ledger));
-            let g: GatewayBalances = match call(host, url, opts, "gateway_balances", p) {
-                Ok(reply) => match typed("gateway_balances", reply) {
+        TokenId::Issued { currency, .. } => {
+            let reply = total_reply(host, url, opts, token, ledger, ahead)
+                .expect("issued tokens have a sum-check request");
+            let g: GatewayBalances = match reply {
+                Ok(reply) => match typed("gateway_balances", &reply) {
                     Ok(g) => g,
                     Err(e) => return unavailable(error_text(&e)),
                 },
@@ -604,8 +722,8 @@ pub fn total_check(
                 ledger_hash: g.meta.ledger_hash.map(|h| h.to_ascii_uppercase()),
             })
         }
-        TokenId::Mpt(id) => Ok(Total {
-            check: Some(mpt_total(host, url, id, ledger, opts)?),
+        TokenId::Mpt(_) => Ok(Total {
+            check: Some(mpt_total(host, url, token, ledger, opts, ahead)?),
             ledger_hash: None,
         }),
         // No ledger method reports a count of a collection's NFTs.
@@ -667,19 +785,16 @@ fn issued_total(g: &GatewayBalances, currency: &Currency, emitted: u64) -> Total
 fn mpt_total(
     host: &mut dyn Host,
     url: &str,
-    id: &MptIssuanceId,
+    token: &TokenId,
     ledger: u32,
     opts: &Options,
+    ahead: Option<Ahead>,
 ) -> Result<TotalCheck, PluginError> {
     let unavailable = |why: String| Ok(TotalCheck::Unavailable(why));
-    let entry: MptIssuanceEntry = match call(
-        host,
-        url,
-        opts,
-        "ledger_entry",
-        mpt_entry_params(id, LedgerSel::Index(ledger)),
-    ) {
-        Ok(reply) => match typed("ledger_entry", reply) {
+    let reply =
+        total_reply(host, url, opts, token, ledger, ahead).expect("MPTs have a sum-check request");
+    let entry: MptIssuanceEntry = match reply {
+        Ok(reply) => match typed("ledger_entry", &reply) {
             Ok(e) => e,
             Err(e) => return unavailable(error_text(&e)),
         },
@@ -755,8 +870,9 @@ pub fn fetch(
     resume: Option<Checkpoint>,
     opts: &Options,
 ) -> Result<FetchSummary, PluginError> {
-    let walked = walk(host, url, token, at, resume, opts)?;
-    let total = total_check(host, url, token, &walked, opts)?;
+    let mut ahead = None;
+    let walked = walk(host, url, token, at, resume, opts, &mut ahead)?;
+    let total = total_check(host, url, token, &walked, opts, ahead)?;
     let mut attributes = vec![(
         "method".to_string(),
         WalkKind::of(token).method().to_string(),

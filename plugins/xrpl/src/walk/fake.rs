@@ -96,6 +96,8 @@ pub struct FakeXrpl {
     pub emitted: Vec<Holder>,
     pub checkpoints: Vec<String>,
     pub progress: Vec<u64>,
+    /// Requests sent so far at each `emit`.
+    pub requests_at_emit: Vec<usize>,
 }
 
 impl FakeXrpl {
@@ -119,6 +121,7 @@ impl FakeXrpl {
             emitted: Vec::new(),
             checkpoints: Vec::new(),
             progress: Vec::new(),
+            requests_at_emit: Vec::new(),
         }
     }
 
@@ -288,7 +291,9 @@ impl FakeXrpl {
         let mut sums: BTreeMap<String, String> = BTreeMap::new();
         let mut frozen: BTreeMap<String, Vec<Value>> = BTreeMap::new();
         for l in &self.lines {
-            if amount::sign(&l.balance).unwrap() != amount::Sign::Negative {
+            // A line a test made unreadable is left out (the walk fails on
+            // it; the sum check may have been asked for before).
+            if amount::sign(&l.balance).ok() != Some(amount::Sign::Negative) {
                 continue;
             }
             let owed = amount::negate(&l.balance).unwrap();
@@ -329,6 +334,7 @@ impl Host for FakeXrpl {
         self.throttles += 1;
     }
     fn emit(&mut self, holders: &[Holder]) -> Result<(), PluginError> {
+        self.requests_at_emit.push(self.requests.len());
         self.emitted.extend_from_slice(holders);
         Ok(())
     }

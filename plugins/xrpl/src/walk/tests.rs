@@ -719,3 +719,28 @@ fn checkpoints_name_the_ledger_marker_and_counts() {
     assert!(last.done && last.marker.is_none());
     assert_eq!(last.emitted, 5);
 }
+
+#[test]
+fn the_next_page_and_the_sum_check_leave_before_the_page_in_hand_is_emitted() {
+    let mut f = busy_issuer(30);
+    f.page_size = 4;
+    let s = fetch(&mut f, &request(&usd())).unwrap();
+    assert_eq!(balances(&f).len(), 30);
+    let pages = f.count("account_lines");
+    let methods: Vec<&str> = f.requests.iter().map(|(m, _)| m.as_str()).collect();
+    // The first page pins the ledger; its successor and the sum check are on their way before
+    // its holders are emitted.
+    assert_eq!(
+        methods[..3],
+        ["account_lines", "account_lines", "gateway_balances"]
+    );
+    assert_eq!(f.count("gateway_balances"), 1);
+    assert_eq!(f.ledgers_sent("gateway_balances"), vec![json!(f.validated)]);
+    assert_eq!(f.requests_at_emit.len(), pages);
+    for (page, sent) in f.requests_at_emit.iter().enumerate() {
+        // Page `page` (0-based) is emitted with page `page + 1` requested (but for the last).
+        let asked = (page + 2).min(pages) + 1;
+        assert_eq!(*sent, asked, "requests sent when page {page} was emitted");
+    }
+    assert!(matches!(s.total_check, Some(TotalCheck::Reported(_))));
+}

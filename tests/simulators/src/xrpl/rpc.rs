@@ -85,7 +85,8 @@ impl RpcError {
 #[derive(Debug, Clone, Copy)]
 pub struct CallContext {
     pub kind: ServerKind,
-    /// Answer this `nfts_by_issuer` call with an empty page that still carries a marker.
+    /// Answer this `nfts_by_issuer` call with an empty page whose marker moves past rows that hold
+    /// no NFT at the requested ledger, as Clio's pages over NFTs minted later do.
     pub empty_nft_page: bool,
 }
 
@@ -368,18 +369,20 @@ fn gateway_balances(state: &XrplLedgerState, params: &Map<String, Value>) -> Rep
         };
         let view = line.view_from(&account);
         let entry = |amount: super::amount::IouAmount| json!({ "currency": line.currency.as_str(), "value": amount.to_rippled_text() });
-        let peer = view.peer.to_address();
+        // The peer's address only for the lines listed by holder (an issuer's plain holders,
+        // nearly all of its lines, are only summed).
+        let peer = || view.peer.to_address();
         if view.balance.is_positive() {
-            assets.entry(peer).or_default().push(entry(view.balance));
+            assets.entry(peer()).or_default().push(entry(view.balance));
         } else if view.balance.is_negative() {
             if hot_wallets.contains(&view.peer) {
                 balances
-                    .entry(peer)
+                    .entry(peer())
                     .or_default()
                     .push(entry(view.balance.negated()));
             } else if view.mine.freeze || view.peers.freeze {
                 frozen
-                    .entry(peer)
+                    .entry(peer())
                     .or_default()
                     .push(entry(view.balance.negated()));
             }
@@ -594,7 +597,12 @@ fn clio_ledger(
     select_ledger(state, params).map(|s| s.index)
 }
 
-/// Clio `nfts_by_issuer`: (taxon, id) order, burned NFTs included, the marker is the last id.
+/// Clio `nfts_by_issuer`, answered the way Clio's database answers it: the issuer's NFT index
+/// (every NFT it ever minted, in (taxon, id) order, optionally one taxon) is read `limit` rows at
+/// a time after the marker; the page lists those rows whose NFT exists at the requested ledger
+/// (burned ones included), and when the window was full the marker is its last row, listed or
+/// not. So a window of NFTs minted after the requested ledger makes a short or empty page that
+/// still links on, with a marker past the rows it read.
 fn nfts_by_issuer(state: &XrplLedgerState, params: &Map<String, Value>, empty_page: bool) -> Reply {
     let issuer = required_account(params, "issuer")?;
     let taxon = match params.get("nft_taxon") {
@@ -621,13 +629,12 @@ fn nfts_by_issuer(state: &XrplLedgerState, params: &Map<String, Value>, empty_pa
     state
         .account_at(selected, &issuer)
         .ok_or_else(RpcError::act_not_found)?;
-    let all = state.nfts_of_issuer_at(selected, &issuer, taxon);
-    // The all-zero marker of an injected empty first page means "from the start".
-    let start = after.filter(|m| m.0 != [0; 32]).map_or(0, |marker| {
-        // Position after the marker in (taxon, id) order, whether or not it still exists.
-        let key = (marker.taxon(), marker);
-        all.partition_point(|nft| (nft.taxon, nft.id) <= key)
-    });
+    let index = state.nft_index_of_issuer(&issuer, taxon);
+    // Clio reads the rows after (taxon of the marker, marker), whether or not the marker's NFT
+    // exists.
+    let after_key = after.map(|marker| (marker.taxon(), marker));
+    let start = after_key.map_or(0, |key| index.partition_point(|row| *row <= key));
+    let rest = &index[start..];
     let mut result = Map::new();
     result.insert("issuer".into(), json!(issuer.to_address()));
     result.insert("limit".into(), json!(limit));
@@ -636,18 +643,15 @@ fn nfts_by_issuer(state: &XrplLedgerState, params: &Map<String, Value>, empty_pa
         result.insert("nft_taxon".into(), json!(taxon));
     }
     result.insert("validated".into(), json!(true));
-    if empty_page && start < all.len() {
-        // Like a Clio page whose database window held nothing: no NFTs, but a marker to go on
-        // from (the same position again).
-        let marker = after.map_or_else(|| "0".repeat(64), |m| m.to_hex());
+    if empty_page && let Some(marker) = empty_window_end(state, selected, rest, after_key, limit) {
         result.insert("nfts".into(), json!([]));
-        result.insert("marker".into(), json!(marker));
+        result.insert("marker".into(), json!(marker.to_hex()));
         return Ok(result);
     }
-    let page = &all[start.min(all.len())..];
-    let nfts: Vec<Value> = page
+    let window = &rest[..rest.len().min(limit)];
+    let nfts: Vec<Value> = window
         .iter()
-        .take(limit)
+        .filter_map(|(_, id)| state.nft_at(selected, id))
         .map(|nft| {
             json!({
                 "nft_id": nft.id.to_hex(),
@@ -663,11 +667,51 @@ fn nfts_by_issuer(state: &XrplLedgerState, params: &Map<String, Value>, empty_pa
             })
         })
         .collect();
-    if page.len() > limit {
-        result.insert("marker".into(), json!(page[limit - 1].id.to_hex()));
+    if window.len() == limit
+        && let Some((_, last)) = window.last()
+    {
+        result.insert("marker".into(), json!(last.to_hex()));
     }
     result.insert("nfts".into(), Value::Array(nfts));
     Ok(result)
+}
+
+/// The marker of an injected empty `nfts_by_issuer` page: the end of a window of rows that hold
+/// no NFT at `ledger`, taken from `rest` (the index rows after the request's marker, whose key
+/// is `after`), so that the walk goes on exactly where the next listed NFT is.
+///
+/// That is the run of rows at the front of `rest` whose NFTs were minted after `ledger`, when
+/// there is one (at most `limit` of them). Otherwise the server answers as if its index had one
+/// such row just before the next NFT (an NFT minted after `ledger` that no later answer lists):
+/// an id in the real layout, of the next NFT's issuer, flags, fee and taxon, with a serial the
+/// issuer never used, that sorts between `after` and the next NFT. `None` when nothing is left
+/// (the page is served as it is).
+fn empty_window_end(
+    state: &XrplLedgerState,
+    ledger: LedgerIndex,
+    rest: &[(u32, NftId)],
+    after: Option<(u32, NftId)>,
+    limit: usize,
+) -> Option<NftId> {
+    let invisible = rest
+        .iter()
+        .take(limit)
+        .take_while(|(_, id)| state.nft_at(ledger, id).is_none())
+        .count();
+    if invisible > 0 {
+        return Some(rest[invisible - 1].1);
+    }
+    let &(taxon, next) = rest.first()?;
+    let nft = state.nft_at(ledger, &next)?;
+    // Serials are handed out from 0 up, so ones near u32::MAX are free. Roughly one serial in
+    // (NFTs of the taxon) sorts into a given gap; give up (and serve the page) after many.
+    (0..1u32 << 22)
+        .map(|k| u32::MAX - k)
+        .map(|serial| NftId::new(nft.flags, nft.transfer_fee, &nft.issuer, taxon, serial))
+        .find(|phantom| {
+            let key = (taxon, *phantom);
+            key < (taxon, next) && after.is_none_or(|a| a < key)
+        })
 }
 
 #[cfg(test)]
@@ -683,6 +727,114 @@ mod tests {
             empty_nft_page: false,
         };
         dispatch(state, context, method, &params)
+    }
+
+    /// Walks `nfts_by_issuer` at `ledger` like a client, with an injected empty page on every
+    /// `empty_every`-th call: (ids listed, calls, empty pages that linked on).
+    fn walk_nfts(
+        state: &XrplLedgerState,
+        issuer: &AccountId,
+        ledger: LedgerIndex,
+        (taxon, limit): (Option<u32>, u64),
+        empty_every: Option<usize>,
+    ) -> (Vec<String>, usize, usize) {
+        let (mut seen, mut calls, mut empty) = (Vec::new(), 0, 0);
+        let mut marker: Option<Value> = None;
+        loop {
+            calls += 1;
+            assert!(calls < 10_000, "the walk ends");
+            let mut params =
+                json!({"issuer": issuer.to_address(), "ledger_index": ledger, "limit": limit});
+            if let Some(t) = taxon {
+                params["nft_taxon"] = json!(t);
+            }
+            if let Some(m) = &marker {
+                params["marker"] = m.clone();
+            }
+            let Value::Object(params) = params else {
+                unreachable!()
+            };
+            let context = CallContext {
+                kind: ServerKind::Clio,
+                empty_nft_page: empty_every.is_some_and(|n| calls % n == 0),
+            };
+            let page = dispatch(state, context, "nfts_by_issuer", &params).unwrap();
+            let nfts = page["nfts"].as_array().unwrap();
+            if nfts.is_empty() && page.contains_key("marker") {
+                empty += 1;
+            }
+            seen.extend(
+                nfts.iter()
+                    .map(|n| n["nft_id"].as_str().unwrap().to_owned()),
+            );
+            match page.get("marker") {
+                Some(next) => {
+                    assert_ne!(Some(next), marker.as_ref(), "a marker never repeats");
+                    marker = Some(next.clone());
+                }
+                None => break,
+            }
+        }
+        (seen, calls, empty)
+    }
+
+    fn nft_ids(
+        state: &XrplLedgerState,
+        issuer: &AccountId,
+        ledger: LedgerIndex,
+        taxon: Option<u32>,
+    ) -> Vec<String> {
+        state
+            .nfts_of_issuer_at(ledger, issuer, taxon)
+            .iter()
+            .map(|nft| nft.id.to_hex())
+            .collect()
+    }
+
+    #[test]
+    fn nfts_by_issuer_pages_past_later_mints_and_through_injected_empty_pages() {
+        let mut state = XrplLedgerState::starting_at(100, 5);
+        let issuer = state.new_issuer();
+        let owner = state.new_account();
+        for i in 0..120u32 {
+            state.add_nft(issuer, owner, i % 3, 0);
+        }
+        let burned = state.add_nft(issuer, owner, 1, 0);
+        state.burn_nft(burned).unwrap();
+        let pinned = state.tip();
+        state.advance_ledger();
+        // In Clio's index but not at the pinned ledger: 45 among the taxon-1 rows, 15 at the end.
+        for i in 0..60u32 {
+            state.add_nft(issuer, owner, if i < 45 { 1 } else { 7 }, 0);
+        }
+        let expected = nft_ids(&state, &issuer, pinned, None);
+        assert_eq!(expected.len(), 121, "burned NFTs are listed");
+
+        let (seen, _, empty) = walk_nfts(&state, &issuer, pinned, (None, 10), None);
+        assert_eq!(seen, expected);
+        assert!(
+            empty >= 1,
+            "ten later taxon-7 rows make a page without NFTs that links on"
+        );
+
+        for (ledger, taxon, limit) in [
+            (pinned, None, 10),
+            (pinned, None, 100),
+            (state.tip(), None, 7),
+            (pinned, Some(1), 5),
+            (state.tip(), Some(7), 1),
+        ] {
+            let expected = nft_ids(&state, &issuer, ledger, taxon);
+            let (seen, calls, empty) = walk_nfts(&state, &issuer, ledger, (taxon, limit), Some(2));
+            assert_eq!(
+                seen, expected,
+                "ledger {ledger}, taxon {taxon:?}, limit {limit}"
+            );
+            assert!(
+                empty >= (calls - 1) / 2,
+                "every second call but the last is empty: {empty} of {calls}"
+            );
+        }
     }
 
     #[test]

@@ -95,7 +95,10 @@ pub struct SimulatorConfig {
     /// Methods answered with `disabled_method_error`, e.g. `gateway_balances`.
     pub disabled_methods: BTreeSet<String>,
     pub disabled_method_error: DisabledMethodError,
-    /// Every n-th `nfts_by_issuer` call gets an empty page that still carries a marker.
+    /// Every n-th `nfts_by_issuer` call gets an empty page that still carries a marker, like a
+    /// Clio page whose window of its NFT index held only NFTs minted after the requested ledger:
+    /// the marker moves past that window (never repeating the one sent), and the next page goes
+    /// on at the next NFT.
     pub nft_empty_page_every: Option<u64>,
     /// Seeds the load-refusal and churn RNG.
     pub seed: u64,
@@ -275,12 +278,36 @@ fn judge_load(shared: &Shared) -> Load {
 /// `POST /`: count, load, parse, dispatch, maybe close a ledger, then answer once the configured
 /// latency has passed since the request arrived.
 async fn json_rpc(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let arrived = tokio::time::Instant::now();
+    let arrived = Instant::now();
     let response = answer(&shared, &body);
     if !shared.config.latency.is_zero() {
-        tokio::time::sleep_until(arrived + shared.config.latency).await;
+        wait_until(arrived + shared.config.latency).await;
     }
     response
+}
+
+/// Waits until `deadline`, to within about 0.1 ms. Tokio's timer works in whole milliseconds and
+/// fires up to a millisecond (plus a wake-up) late, which would add over a millisecond to every
+/// round trip a client sees; so tokio's timer covers all but the last stretch, and the rest is
+/// slept on a blocking thread with the OS's precise timer.
+async fn wait_until(deadline: Instant) {
+    /// Enough for the tokio timer's rounding and wake-up, so it never overshoots `deadline`.
+    const COARSE_MARGIN: Duration = Duration::from_millis(2);
+    let now = Instant::now();
+    if deadline <= now {
+        return;
+    }
+    if deadline - now > COARSE_MARGIN {
+        tokio::time::sleep_until((deadline - COARSE_MARGIN).into()).await;
+    }
+    let rest = deadline.saturating_duration_since(Instant::now());
+    if !rest.is_zero() {
+        // A blocking thread: the runtime's workers stay free for other requests.
+        let slept = tokio::task::spawn_blocking(move || std::thread::sleep(rest)).await;
+        if slept.is_err() {
+            tokio::time::sleep_until(deadline.into()).await;
+        }
+    }
 }
 
 fn answer(shared: &Shared, body: &[u8]) -> Response {

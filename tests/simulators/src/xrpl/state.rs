@@ -17,7 +17,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::address::{AccountId, hex_upper, parse_hex, sha256_parts};
-use super::amount::{IouAmount, format_units_plain};
+use super::amount::{IouAmount, IouSum, format_units_plain};
 
 /// A ledger sequence number.
 pub type LedgerIndex = u32;
@@ -934,7 +934,7 @@ impl XrplLedgerState {
         issuer: &AccountId,
         excluded: &BTreeSet<AccountId>,
     ) -> BTreeMap<Currency, BigInt> {
-        let mut sums: BTreeMap<Currency, BigInt> = BTreeMap::new();
+        let mut sums: BTreeMap<Currency, IouSum> = BTreeMap::new();
         for (_, _, item) in self.owner_directory_at(ledger, issuer) {
             let DirectoryItem::Line(line) = item else {
                 continue;
@@ -947,11 +947,15 @@ impl XrplLedgerState {
             {
                 continue;
             }
-            *sums
-                .entry(line.currency.clone())
-                .or_insert_with(BigInt::zero) -= view.balance.to_units();
+            let owed = view.balance.negated();
+            match sums.get_mut(&line.currency) {
+                Some(sum) => sum.add(&owed),
+                None => sums.entry(line.currency.clone()).or_default().add(&owed),
+            }
         }
-        sums
+        sums.into_iter()
+            .map(|(currency, sum)| (currency, sum.to_units()))
+            .collect()
     }
 
     /// `gateway_balances` `obligations`: the exact sums rounded **once** to 16 significant
@@ -1164,6 +1168,22 @@ impl XrplLedgerState {
             .filter(|(t, _)| taxon.is_none_or(|want| *t == want))
             .filter_map(|(_, id)| self.nfts.get(id).and_then(|h| h.at(ledger)))
             .collect()
+    }
+
+    /// Clio's NFT index of `issuer`: every NFT it ever minted (also those minted after any given
+    /// ledger), as (taxon, id) in Clio's order, optionally one taxon only.
+    pub fn nft_index_of_issuer(&self, issuer: &AccountId, taxon: Option<u32>) -> Vec<(u32, NftId)> {
+        self.issuer_nfts.get(issuer).map_or_else(Vec::new, |ids| {
+            ids.iter()
+                .filter(|(t, _)| taxon.is_none_or(|want| *t == want))
+                .copied()
+                .collect()
+        })
+    }
+
+    /// NFT `id` as of `ledger` (burned ones included); `None` before it was minted.
+    pub fn nft_at(&self, ledger: LedgerIndex, id: &NftId) -> Option<&Nft> {
+        self.nfts.get(id).and_then(|h| h.at(ledger))
     }
 
     /// Unburned NFTs of `issuer` per owner address at `ledger`.
