@@ -13,7 +13,7 @@ use common::{Backend, Deployment, Ledger, Server, kinds, wallet_token};
 use serde_json::{Value, json};
 use snapshot_host::artifacts::{ArtifactStore, KuboClient, KuboConfig, LocalCas, unixfs_cid};
 
-pub use common::free_port;
+pub use common::{await_ready, free_port};
 
 #[allow(dead_code)]
 #[path = "../../tests/src/ipfs.rs"]

@@ -3,17 +3,15 @@
 //! its Kubo RPC API on a free loopback port; killed when dropped,
 //! restartable on the same port and repository for fault tests.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 // `super`: these files are also included by path in the host's own tests,
 // whose harness provides `free_port` too.
-use super::free_port;
+use super::{await_ready, free_port};
 
 /// How long `jsipfs init` and `jsipfs daemon` get (node start-up is slow on
 /// a busy 2-core machine).
@@ -95,36 +93,19 @@ impl IpfsDaemon {
     }
 
     fn spawn(&mut self) {
-        let mut child = node_command(&jsipfs(), self.repo.path())
+        let child = node_command(&jsipfs(), self.repo.path())
             .args(["daemon", "--offline"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("starting jsipfs daemon");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        // Reads the log until "Daemon is ready", then keeps draining it so
-        // the daemon never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if line.contains("Daemon is ready")
-                    && let Some(tx) = tx.take()
-                {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        if rx.recv_timeout(READY_TIMEOUT).is_err() {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "jsipfs daemon on port {} was not ready within {READY_TIMEOUT:?}",
-                self.port
-            );
-        }
+        let child = await_ready(
+            child,
+            "Daemon is ready",
+            READY_TIMEOUT,
+            &format!("jsipfs daemon on port {}", self.port),
+        );
         self.child = Some(child);
     }
 }

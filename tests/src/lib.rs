@@ -8,4 +8,4 @@ pub mod redis;
 pub mod service_bench;
 pub mod xrpl_bench;
 
-pub use ports::free_port;
+pub use ports::{await_ready, free_port};

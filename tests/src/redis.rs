@@ -2,14 +2,12 @@
 //! persistence, killed when dropped, restartable on the same port for fault
 //! tests.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 // `super`: these files are also included by path in the host's own tests,
 // whose harness provides `free_port` too.
-use super::free_port;
+use super::{await_ready, free_port};
 
 /// How long `redis-server` gets to say it is ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -53,7 +51,7 @@ impl RedisServer {
     }
 
     fn spawn(&mut self) {
-        let mut child = Command::new("redis-server")
+        let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
             .args(["--save", ""])
@@ -64,29 +62,12 @@ impl RedisServer {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("redis-server must be installed (Debian package `redis-server`)");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        // Reads the log until "Ready to accept connections", then keeps
-        // draining it so the server never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if line.contains("Ready to accept connections")
-                    && let Some(tx) = tx.take()
-                {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        if rx.recv_timeout(READY_TIMEOUT).is_err() {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "redis-server on port {} was not ready within {READY_TIMEOUT:?}",
-                self.port
-            );
-        }
+        let child = await_ready(
+            child,
+            "Ready to accept connections",
+            READY_TIMEOUT,
+            &format!("redis-server on port {}", self.port),
+        );
         self.child = Some(child);
     }
 }

@@ -30,7 +30,7 @@ mod ports;
 #[allow(dead_code)]
 #[path = "../../../tests/src/redis.rs"]
 mod redis;
-pub use ports::free_port;
+pub use ports::{await_ready, free_port};
 use redis::RedisServer;
 
 /// The HS256 secret every server of these tests is started with.
