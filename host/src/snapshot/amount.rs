@@ -1410,4 +1410,125 @@ mod tests {
         let (mantissa, scale) = ratio.to_big_parts();
         mantissa * BigInt::from(10u8).pow(places - scale)
     }
+
+    // ----- property tests against an independent big decimal -----
+    //
+    // The reference is the `bigdecimal` crate: its own parser, arithmetic,
+    // ordering and plain formatting, sharing no code with `Amount`. Each
+    // property runs 256 cases in `cargo test`; a longer run:
+    // `PROPTEST_CASES=20000 cargo test -p snapshot-host --lib against_bigdecimal`.
+
+    mod against_bigdecimal {
+        use super::super::*;
+        use bigdecimal::BigDecimal;
+        use proptest::prelude::*;
+
+        /// Decimal text in every form a ledger may write: a sign or none,
+        /// leading zeros, a fraction or none, an exponent marker in either
+        /// case with a sign or none and leading zeros.
+        fn decimal_text() -> impl Strategy<Value = String> {
+            let exponent = (
+                prop_oneof![Just("e"), Just("E")],
+                prop_oneof![Just(""), Just("+"), Just("-")],
+                "0{0,3}",
+                0u32..400,
+            );
+            (
+                prop_oneof![Just(""), Just("-"), Just("+")],
+                "0{0,3}[0-9]{1,40}",
+                proptest::option::of("[0-9]{1,40}"),
+                proptest::option::of(exponent),
+            )
+                .prop_map(|(sign, integer, fraction, exponent)| {
+                    let mut text = format!("{sign}{integer}");
+                    if let Some(fraction) = fraction {
+                        text.push('.');
+                        text.push_str(&fraction);
+                    }
+                    if let Some((marker, sign, zeros, value)) = exponent {
+                        text.push_str(&format!("{marker}{sign}{zeros}{value}"));
+                    }
+                    text
+                })
+        }
+
+        fn reference(text: &str) -> BigDecimal {
+            text.parse()
+                .unwrap_or_else(|e| panic!("the reference refuses {text:?}: {e}"))
+        }
+
+        fn amount(text: &str) -> Result<Amount, TestCaseError> {
+            text.parse()
+                .map_err(|e| TestCaseError::fail(format!("{text:?}: {e}")))
+        }
+
+        /// The reference's value written as `Amount` writes values: plain
+        /// decimal, no exponent, no trailing fraction zeros, `0` for zero.
+        fn plain(value: &BigDecimal) -> String {
+            use bigdecimal::Zero;
+            if value.is_zero() {
+                return "0".into();
+            }
+            let text = value.normalized().to_plain_string();
+            match text.split_once('.') {
+                Some((integer, fraction)) => {
+                    let fraction = fraction.trim_end_matches('0');
+                    if fraction.is_empty() {
+                        integer.to_string()
+                    } else {
+                        format!("{integer}.{fraction}")
+                    }
+                }
+                None => text,
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn parsing_exponent_forms_and_formatting_agree(text in decimal_text()) {
+                let value = amount(&text)?;
+                prop_assert_eq!(value.to_string(), plain(&reference(&text)), "{}", text);
+                // What `Amount` writes, the reference reads as the same value.
+                prop_assert_eq!(reference(&value.to_string()), reference(&text));
+            }
+
+            #[test]
+            fn ordering_agrees(a in decimal_text(), b in decimal_text()) {
+                let (x, y) = (amount(&a)?, amount(&b)?);
+                prop_assert_eq!(x.cmp(&y), reference(&a).cmp(&reference(&b)), "{} vs {}", a, b);
+                prop_assert_eq!(x == y, reference(&a) == reference(&b));
+            }
+
+            #[test]
+            fn sums_agree(texts in proptest::collection::vec(decimal_text(), 0..30)) {
+                let mut expected = BigDecimal::from(0);
+                let mut total = Amount::zero();
+                for text in &texts {
+                    expected += reference(text);
+                    total += amount(text)?;
+                }
+                prop_assert_eq!(total.to_string(), plain(&expected));
+                let summed: Amount = texts.iter().rev().map(|t| t.parse::<Amount>().unwrap()).sum();
+                prop_assert_eq!(summed, total);
+            }
+
+            /// Any text at all: never a panic, and whatever `Amount` accepts
+            /// the reference reads as the same value.
+            #[test]
+            fn any_text_is_parsed_exactly_or_refused(
+                text in prop_oneof![
+                    "[-+0-9.eE]{0,24}",
+                    "[-+0-9.eE xX_,]{0,12}",
+                    any::<String>(),
+                ]
+            ) {
+                if let Ok(value) = text.parse::<Amount>() {
+                    let reference: BigDecimal = text.parse().map_err(|e| {
+                        TestCaseError::fail(format!("Amount accepts {text:?}, the reference does not: {e}"))
+                    })?;
+                    prop_assert_eq!(value.to_string(), plain(&reference), "{}", text);
+                }
+            }
+        }
+    }
 }

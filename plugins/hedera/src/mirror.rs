@@ -153,4 +153,53 @@ mod tests {
         .unwrap();
         assert_eq!(page.balances[0].balance, i64::MAX);
     }
+
+    // ----- properties: balances are parsed exactly, or the page is refused -----
+
+    use proptest::prelude::*;
+
+    /// A balance as a mirror node (or something posing as one) may write it.
+    fn balance_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => any::<i64>().prop_map(|v| v.to_string()),
+            1 => any::<i128>().prop_map(|v| v.to_string()),
+            1 => any::<u64>().prop_map(|v| format!("{v}.0")),
+            1 => (1u32..9, 0u32..30).prop_map(|(m, e)| format!("{m}e{e}")),
+            1 => Just("9007199254740993".to_string()),
+            1 => Just("\"5\"".to_string()),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn balances_parse_exactly_or_the_page_is_refused(
+            rows in proptest::collection::vec((any::<u64>(), balance_text()), 0..20)
+        ) {
+            let body = format!(
+                r#"{{"timestamp":"1.000000001","balances":[{}],"links":{{"next":null}}}}"#,
+                rows.iter()
+                    .map(|(a, b)| format!(r#"{{"account":"0.0.{a}","balance":{b}}}"#))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            let exact: Option<Vec<i64>> = rows.iter().map(|(_, b)| b.parse::<i64>().ok()).collect();
+            match (serde_json::from_str::<BalancesPage>(&body), exact) {
+                (Ok(page), Some(expected)) => {
+                    let got: Vec<i64> = page.balances.iter().map(|r| r.balance).collect();
+                    prop_assert_eq!(got, expected);
+                }
+                (Err(_), None) => {}
+                (Ok(page), None) => prop_assert!(false, "accepted a balance that is not an int64: {:?}", page),
+                (Err(e), Some(_)) => prop_assert!(false, "refused int64 balances: {}", e),
+            }
+        }
+
+        #[test]
+        fn any_body_is_read_or_refused_without_a_panic(body in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = serde_json::from_slice::<BalancesPage>(&body);
+            let _ = serde_json::from_slice::<TokenReply>(&body);
+            let text = error_text(&body);
+            prop_assert!(text.len() <= 4 * 200 || serde_json::from_slice::<ErrorReply>(&body).is_ok());
+        }
+    }
 }

@@ -100,4 +100,44 @@ mod tests {
             assert!(err.contains("not a Hedera token id"), "{bad}: {err}");
         }
     }
+
+    // ----- properties: any text is parsed exactly or refused -----
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn every_id_round_trips_with_any_leading_zeros(
+            shard: u64, realm: u64, num: u64, zeros in proptest::collection::vec(0usize..30, 3)
+        ) {
+            let pad = |n: u64, z: usize| format!("{}{n}", "0".repeat(z));
+            let text = format!("{}.{}.{}", pad(shard, zeros[0]), pad(realm, zeros[1]), pad(num, zeros[2]));
+            let id = EntityId::parse(&text).map_err(TestCaseError::fail)?;
+            prop_assert_eq!(id, EntityId { shard, realm, num });
+            prop_assert_eq!(EntityId::parse(&id.to_string()), Ok(id));
+        }
+
+        #[test]
+        fn any_text_is_parsed_exactly_or_refused_with_the_syntax(
+            text in prop_oneof![
+                "[0-9.]{0,30}",
+                "[0-9.+ x\u{660}-\u{669}\u{ff10}-\u{ff19}-]{0,24}",
+                "[0-9]{15,25}\\.[0-9]{1,25}\\.[0-9]{1,25}",
+                any::<String>(),
+            ]
+        ) {
+            match EntityId::parse(&text) {
+                Ok(id) => {
+                    let parts: Vec<&str> = text.split('.').collect();
+                    prop_assert_eq!(parts.len(), 3, "{}", text);
+                    for (part, value) in parts.iter().zip([id.shard, id.realm, id.num]) {
+                        prop_assert!(!part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()), "{}", text);
+                        let exact: u128 = part.trim_start_matches('0').parse().unwrap_or(0);
+                        prop_assert_eq!(exact, u128::from(value), "{}", text);
+                    }
+                }
+                Err(e) => prop_assert!(e.contains("is not a Hedera token id"), "{}: {}", text, e),
+            }
+        }
+    }
 }

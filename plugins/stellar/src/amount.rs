@@ -164,4 +164,31 @@ mod tests {
             assert_eq!(parse_stroops(&format_stroops(stroops)), Ok(stroops));
         }
     }
+
+    // ----- properties: amounts are read exactly or refused -----
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn every_int64_of_stroops_round_trips(stroops in 0i64..=i64::MAX) {
+            prop_assert_eq!(parse_stroops(&format_stroops(stroops)), Ok(stroops));
+        }
+
+        #[test]
+        fn any_text_is_read_exactly_or_refused(
+            text in prop_oneof!["[-+0-9.eE]{0,30}", any::<String>()]
+        ) {
+            if let Ok(wide) = parse_wide(&text) {
+                // Plain digits with at most seven places, nothing else.
+                prop_assert!(text.bytes().all(|b| b.is_ascii_digit() || b == b'.'), "{}", text);
+                let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+                let expected: u128 = format!("{int}{frac:0<7}")
+                    .trim_start_matches('0')
+                    .parse()
+                    .unwrap_or(0);
+                prop_assert_eq!(wide as u128, expected, "{}", text);
+            }
+        }
+    }
 }

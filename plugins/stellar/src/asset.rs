@@ -172,4 +172,43 @@ mod tests {
             assert!(err.ends_with(SYNTAX), "{text:?}: {err}");
         }
     }
+
+    // ----- properties: any text is parsed exactly or refused -----
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn every_code_and_key_round_trip(code in "[A-Za-z0-9]{1,12}", key: [u8; 32]) {
+            let issuer = AccountId::from_public_key(key).encode();
+            let text = format!("{code}:{issuer}");
+            let asset = AssetId::parse(&text).map_err(TestCaseError::fail)?;
+            prop_assert_eq!(asset.code(), code.as_str());
+            prop_assert_eq!(asset.issuer_key().public_key(), &key);
+            prop_assert_eq!(asset.to_string(), text);
+        }
+
+        #[test]
+        fn one_mistyped_issuer_character_is_refused(key: [u8; 32], at in 1usize..56, with in "[A-Z2-7]") {
+            let issuer = AccountId::from_public_key(key).encode();
+            prop_assume!(issuer[at..at + 1] != *with);
+            let mut typo = issuer.clone();
+            typo.replace_range(at..at + 1, &with);
+            prop_assert!(AssetId::parse(&format!("USDC:{typo}")).is_err(), "{}", typo);
+        }
+
+        #[test]
+        fn any_text_is_parsed_or_refused_with_the_syntax(
+            text in prop_oneof![
+                "[A-Za-z0-9:]{0,80}",
+                "[A-Z0-9]{1,13}:G[A-Z2-7]{50,60}",
+                any::<String>(),
+            ]
+        ) {
+            match AssetId::parse(&text) {
+                Ok(asset) => prop_assert_eq!(AssetId::parse(&asset.to_string()), Ok(asset)),
+                Err(e) => prop_assert!(e.ends_with(SYNTAX), "{}: {}", text, e),
+            }
+        }
+    }
 }

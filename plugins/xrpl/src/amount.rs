@@ -291,4 +291,78 @@ mod tests {
         assert!(!is_plain_unsigned_integer("1e3"));
         assert!(!is_plain_unsigned_integer(""));
     }
+
+    // ----- properties against an independent big decimal -----
+
+    use bigdecimal::BigDecimal;
+    use proptest::prelude::*;
+
+    /// Amount text in the forms servers write: a sign or none, leading
+    /// zeros, a fraction or none, an exponent in either case with a sign or
+    /// none (XRPL's range is 1e-96 to 9999999999999999e80).
+    fn amount_text(signs: &'static [&'static str]) -> impl Strategy<Value = String> {
+        let exponent = (
+            prop_oneof![Just("e"), Just("E")],
+            prop_oneof![Just(""), Just("+"), Just("-")],
+            0u32..120,
+        );
+        (
+            proptest::sample::select(signs),
+            "0{0,2}[0-9]{1,20}",
+            proptest::option::of("[0-9]{1,20}"),
+            proptest::option::of(exponent),
+        )
+            .prop_map(|(sign, integer, fraction, exponent)| {
+                let mut text = format!("{sign}{integer}");
+                if let Some(fraction) = fraction {
+                    text.push('.');
+                    text.push_str(&fraction);
+                }
+                if let Some((marker, sign, value)) = exponent {
+                    text.push_str(&format!("{marker}{sign}{value}"));
+                }
+                text
+            })
+    }
+
+    fn reference(text: &str) -> BigDecimal {
+        text.parse()
+            .unwrap_or_else(|e| panic!("the reference refuses {text:?}: {e}"))
+    }
+
+    proptest! {
+        #[test]
+        fn the_sum_is_exact(a in amount_text(&["", "+"]), b in amount_text(&["", "+"])) {
+            let sum = add(&a, &b).map_err(TestCaseError::fail)?;
+            prop_assert_eq!(reference(&sum), reference(&a) + reference(&b), "{} + {}", a, b);
+            prop_assert!(!sum.contains(['e', 'E']), "{}", sum);
+        }
+
+        #[test]
+        fn sign_and_negation_agree_with_the_value(text in amount_text(&["", "+", "-"])) {
+            use std::cmp::Ordering::*;
+            let value = reference(&text);
+            let expected = match value.cmp(&BigDecimal::from(0)) {
+                Less => Sign::Negative,
+                Equal => Sign::Zero,
+                Greater => Sign::Positive,
+            };
+            prop_assert_eq!(sign(&text), Ok(expected));
+            prop_assert_eq!(reference(&negate(&text).map_err(TestCaseError::fail)?), -value);
+        }
+
+        /// Any text: never a panic, and what `check` accepts the reference
+        /// reads as a number too.
+        #[test]
+        fn any_text_is_checked_without_a_panic(
+            text in prop_oneof!["[-+0-9.eE]{0,24}", any::<String>()]
+        ) {
+            if check(&text).is_ok() {
+                prop_assert!(text.parse::<BigDecimal>().is_ok(), "{}", text);
+                let _ = negate(&text);
+                let _ = sign(&text);
+            }
+            let _ = add(&text, "1");
+        }
+    }
 }

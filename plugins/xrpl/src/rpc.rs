@@ -821,4 +821,65 @@ mod tests {
         );
         assert_eq!(LedgerSel::Validated.to_json(), json!("validated"));
     }
+
+    // ----- properties: any reply is read or refused, never a panic -----
+
+    use proptest::prelude::*;
+
+    /// Replies shaped like the server's, with values of any JSON type.
+    fn reply_body() -> impl Strategy<Value = Vec<u8>> {
+        let leaf = prop_oneof![
+            Just(json!(null)),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            Just(json!(1.5)),
+            "\\PC{0,12}".prop_map(Value::from),
+            Just(json!("success")),
+            Just(json!("error")),
+            Just(json!("load")),
+        ];
+        let value = leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        Just("status".to_string()),
+                        Just("error".to_string()),
+                        Just("result".to_string()),
+                        Just("ledger_index".to_string()),
+                        Just("marker".to_string()),
+                        Just("warning".to_string()),
+                        Just("warnings".to_string()),
+                        Just("id".to_string()),
+                        Just("lines".to_string()),
+                        Just("balance".to_string()),
+                        "[a-z_]{1,8}",
+                    ],
+                    inner,
+                    0..5,
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        });
+        prop_oneof![
+            value.prop_map(|v| serde_json::to_vec(&json!({ "result": v })).unwrap()),
+            proptest::collection::vec(any::<u8>(), 0..200),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_reply_is_read_or_refused_without_a_panic(body in reply_body()) {
+            if let Ok(Outcome::Success(reply)) = parse_envelope(&body) {
+                let _ = reply.decode::<AccountInfo>();
+                let _ = reply.decode::<AccountLines>();
+                let _ = reply.decode::<GatewayBalances>();
+                let _ = reply.decode::<MptHolders>();
+                let _ = reply.decode::<MptIssuanceEntry>();
+                let _ = reply.decode::<NftsByIssuer>();
+                let _ = reply.decode::<LedgerData>();
+            }
+        }
+    }
 }

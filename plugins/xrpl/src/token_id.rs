@@ -607,4 +607,61 @@ mod tests {
             assert!(TokenId::parse(&bad).is_err(), "{bad}");
         }
     }
+
+    // ----- properties: any text is parsed exactly or refused -----
+
+    use proptest::prelude::*;
+
+    const BASE58: &str = "rpshnaf39wBUDNEGHJKLM4PQRST7VWXYZ2bcdeCg65jkm8oFqi1tuvAxyz";
+
+    proptest! {
+        #[test]
+        fn every_account_id_round_trips_through_its_address(id: [u8; 20]) {
+            let address = Address::from_account_id(id).to_string();
+            let parsed = Address::parse(&address).map_err(TestCaseError::fail)?;
+            prop_assert_eq!(parsed.account_id(), &id);
+        }
+
+        #[test]
+        fn one_mistyped_character_fails_the_checksum(id: [u8; 20], at: usize, with in 0usize..58) {
+            let address = Address::from_account_id(id).to_string();
+            let at = 1 + at % (address.len() - 1);
+            let replacement = BASE58.as_bytes()[with] as char;
+            prop_assume!(address.as_bytes()[at] as char != replacement);
+            let mut typo = address.clone();
+            typo.replace_range(at..at + 1, &replacement.to_string());
+            prop_assert!(Address::parse(&typo).is_err(), "{} accepted for {}", typo, address);
+        }
+
+        #[test]
+        fn issued_tokens_round_trip_in_both_currency_spellings(
+            code in "[A-Za-z0-9?!@#$%^&*<>(){}\\[\\]|]{3}", id: [u8; 20]
+        ) {
+            prop_assume!(!code.eq_ignore_ascii_case("XRP"));
+            let issuer = Address::from_account_id(id);
+            let short = TokenId::parse(&format!("{code}.{issuer}")).map_err(TestCaseError::fail)?;
+            let TokenId::Issued { currency, .. } = &short else {
+                return Err(TestCaseError::fail("not an issued token"));
+            };
+            let long = TokenId::parse(&format!("{}.{issuer}", currency.hex())).map_err(TestCaseError::fail)?;
+            prop_assert_eq!(&short, &long);
+            prop_assert_eq!(TokenId::parse(&short.to_string()), Ok(short));
+        }
+
+        #[test]
+        fn any_text_is_parsed_exactly_or_refused_with_the_syntax(
+            text in prop_oneof![
+                "[A-Za-z0-9.:]{0,60}",
+                "(mpt|MPT|nft|NFT):[0-9A-Fa-fr:]{0,60}",
+                "[A-Z]{3}\\.r[1-9A-HJ-NP-Za-km-z]{20,40}",
+                any::<String>(),
+            ]
+        ) {
+            match TokenId::parse(&text) {
+                // What parses, prints to a spelling that parses to the same.
+                Ok(id) => prop_assert_eq!(TokenId::parse(&id.to_string()), Ok(id)),
+                Err(e) => prop_assert!(e.ends_with(SYNTAX), "{}: {}", text, e),
+            }
+        }
+    }
 }

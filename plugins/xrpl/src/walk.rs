@@ -893,3 +893,6 @@ pub(crate) mod fake;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod hostile;
