@@ -13,13 +13,13 @@ use anyhow::{Context as _, anyhow};
 use crate::api::auth::AuthConfig;
 use crate::api::metrics::Metrics;
 use crate::api::{AppState, app};
-use crate::artifacts::{Artifacts, IpfsOptions, KuboClient, KuboConfig};
+use crate::artifacts::{Artifacts, IpfsOptions, KuboClient, KuboConfig, RedisBlobs};
 use crate::config::{RateLimitOverride, limits_config, net_config};
 use crate::jobs::events::EventBus;
 use crate::jobs::queue::{JobQueue, QueueBackend, QueueConfig};
 use crate::jobs::store::{RedisJobStore, SharedJobStore, SqliteJobStore};
 use crate::jobs::worker::SnapshotWorker;
-use crate::net::{HostLimit, HttpGateway};
+use crate::net::{HostLimit, HttpGateway, SharedRateLimit};
 use crate::registry::{DEFAULT_DEBOUNCE, PluginRegistry};
 use crate::runtime::{CompileCache, EngineOptions, PluginEngine, PluginGrants};
 
@@ -128,6 +128,21 @@ pub async fn serve(
         }
     };
     let max_retries = queue_config.max_retries as u32;
+    // A cluster shares more than the queue and the store: events, upstream
+    // rate limits and documents go through the same Redis.
+    let cluster = match &queue_config.backend {
+        QueueBackend::Redis { url } => Some(redis::Client::open(url.as_str())?),
+        QueueBackend::Sqlite { .. } => None,
+    };
+    let namespace = queue_config.namespace.clone();
+    tracing::info!(host_id = %queue_config.host_id, cluster = cluster.is_some(), "host identity");
+    if let Some(client) = &cluster {
+        let shared = SharedRateLimit::connect(client, &namespace).await?;
+        gateway
+            .limiter()
+            .share_with(shared)
+            .map_err(|e| anyhow!(e))?;
+    }
     let queue = Arc::new(
         JobQueue::connect(queue_config)
             .await
@@ -135,9 +150,12 @@ pub async fn serve(
     );
 
     let events = Arc::new(EventBus::new());
+    if let Some(client) = &cluster {
+        crate::jobs::relay::start(events.clone(), client.clone(), &namespace).await?;
+    }
     let metrics = Arc::new(Metrics::default());
     {
-        let (mut rx, metrics) = (events.subscribe(), metrics.clone());
+        let (mut rx, metrics) = (events.subscribe_local(), metrics.clone());
         tokio::spawn(async move {
             loop {
                 match rx.recv().await {
@@ -170,11 +188,18 @@ pub async fn serve(
         }
         None => None,
     };
-    let artifacts = Arc::new(Artifacts::new(
+    let mut artifacts = Artifacts::new(
         &config.data_dir.join("artifacts"),
         ipfs,
         config.ipfs_gateway.clone(),
-    ));
+    );
+    if let Some(client) = &cluster {
+        let blobs = RedisBlobs::connect(client, &namespace)
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
+        artifacts = artifacts.with_shared(Arc::new(blobs));
+    }
+    let artifacts = Arc::new(artifacts);
     let mut plugin_options = Vec::new();
     if let Some(size) = config.batch_size {
         plugin_options.push(("page_size".to_string(), size.to_string()));

@@ -25,6 +25,7 @@ fn job(id: &str, wallet: &str) -> JobRecord {
         started_at: None,
         completed_at: None,
         attempts: 0,
+        host: None,
         document_sha256: None,
         ipfs_cid: None,
         csv_cid: None,

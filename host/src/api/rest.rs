@@ -154,6 +154,7 @@ async fn generate(
         started_at: None,
         completed_at: None,
         attempts: 0,
+        host: None,
         document_sha256: None,
         ipfs_cid: None,
         csv_cid: None,
@@ -246,7 +247,11 @@ impl From<JobRecord> for JobView {
 
 /// The caller's own job, or 404 (another wallet's job does not exist for
 /// them).
-async fn own_job(state: &AppState, caller: &Caller, job_id: &str) -> Result<JobRecord, ApiError> {
+pub(crate) async fn own_job(
+    state: &AppState,
+    caller: &Caller,
+    job_id: &str,
+) -> Result<JobRecord, ApiError> {
     match state.store.get(job_id).await {
         Ok(Some(job)) if job.wallet_id == caller.wallet_id => Ok(job),
         Ok(_) => Err(ApiError::NotFound(format!("no snapshot job {job_id}"))),

@@ -34,9 +34,9 @@ struct Wallet(String);
 /// The socket.io layer, and the task forwarding job events to it.
 pub fn layer(state: AppState) -> SocketIoLayer {
     let events = state.events.subscribe();
-    let (layer, io) = SocketIo::builder().with_state(state).build_layer();
+    let (layer, io) = SocketIo::builder().with_state(state.clone()).build_layer();
     io.ns(NAMESPACE, on_connect.with(authenticate));
-    tokio::spawn(forward(io, events));
+    tokio::spawn(forward(io, events, state));
     layer
 }
 
@@ -69,10 +69,7 @@ async fn on_connect(socket: SocketRef, State(state): State<AppState>) {
 }
 
 /// Sends every job event to the room of its wallet.
-async fn forward(
-    io: SocketIo,
-    mut events: tokio::sync::broadcast::Receiver<crate::jobs::events::JobEvent>,
-) {
+async fn forward(io: SocketIo, mut events: crate::jobs::events::EventReceiver, state: AppState) {
     loop {
         match events.recv().await {
             Ok(event) => {
@@ -82,7 +79,23 @@ async fn forward(
                     tracing::debug!("socket.io broadcast failed: {e}");
                 }
             }
-            Err(RecvError::Lagged(n)) => tracing::warn!("socket.io fell {n} events behind"),
+            // Events were missed (this task fell behind, or the cluster's
+            // event channel was restored): every socket gets its jobs'
+            // current state again, as on connect.
+            Err(RecvError::Lagged(n)) => {
+                tracing::warn!("socket.io missed {n} events; replaying job states");
+                let Some(ns) = io.of(NAMESPACE) else { continue };
+                for socket in ns.sockets() {
+                    let Some(Wallet(wallet)) = socket.extensions.get::<Wallet>() else {
+                        continue;
+                    };
+                    for event in current_states(&state, &wallet).await {
+                        if socket.emit(EVENT, &event).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
             Err(RecvError::Closed) => return,
         }
     }

@@ -7,12 +7,15 @@
 //! set). Both name bytes by the same CID ([`cid::unixfs_cid`]).
 //! [`Artifacts`] puts them together: every document is stored locally first,
 //! then published to IPFS; an upload that fails is retried in the
-//! background until the node has it.
+//! background until the node has it. In a cluster (Redis mode) documents
+//! are also kept in Redis by CID ([`RedisBlobs`]), so any host serves any
+//! job's documents; the local store is then that host's cache.
 
 pub mod cid;
 pub mod kubo;
 pub mod local;
 pub mod publish;
+pub mod shared;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -21,6 +24,7 @@ pub use self::cid::{parse_cid, unixfs_cid};
 pub use kubo::{KuboClient, KuboConfig};
 pub use local::LocalCas;
 pub use publish::{Artifacts, IpfsOptions, IpfsStatus, StoredDocuments};
+pub use shared::RedisBlobs;
 
 /// A failure to store or fetch an artifact.
 #[derive(Debug, Clone, thiserror::Error)]

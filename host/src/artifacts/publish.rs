@@ -71,6 +71,8 @@ struct PendingUpload {
 /// The documents of finished jobs: local store, IPFS node, gateway links.
 pub struct Artifacts {
     local: LocalCas,
+    /// In a cluster: the store every host reads (see [`super::shared`]).
+    shared: Option<std::sync::Arc<dyn ArtifactStore>>,
     ipfs: Option<IpfsOptions>,
     gateway: Option<Url>,
     pending_dir: PathBuf,
@@ -82,11 +84,19 @@ impl Artifacts {
     pub fn new(dir: &Path, ipfs: Option<IpfsOptions>, gateway: Option<Url>) -> Self {
         Artifacts {
             local: LocalCas::new(dir),
+            shared: None,
             ipfs,
             gateway,
             pending_dir: dir.join("pending"),
             wake: Notify::new(),
         }
+    }
+
+    /// Also keeps every document in `shared`, which all hosts of a cluster
+    /// read; the local store becomes this host's cache of it.
+    pub fn with_shared(mut self, shared: std::sync::Arc<dyn ArtifactStore>) -> Self {
+        self.shared = Some(shared);
+        self
     }
 
     pub fn local(&self) -> &LocalCas {
@@ -120,6 +130,18 @@ impl Artifacts {
     ) -> Result<StoredDocuments, ArtifactError> {
         let json_cid = self.local.put(json.clone()).await?;
         let csv_cid = self.local.put(csv.clone()).await?;
+        if let Some(shared) = &self.shared {
+            // Before the job completes: once it says so, any host must be
+            // able to serve its documents.
+            for bytes in [&json, &csv] {
+                shared.put(bytes.clone()).await.map_err(|e| {
+                    ArtifactError::Unreachable(format!(
+                        "storing the document in the {} store: {e}",
+                        shared.name()
+                    ))
+                })?;
+            }
+        }
         let status = match &self.ipfs {
             None => IpfsStatus::Local,
             Some(ipfs) => match publish(&ipfs.client, &[(json_cid, json), (csv_cid, csv)]).await {
@@ -146,11 +168,29 @@ impl Artifacts {
         })
     }
 
-    /// The bytes of `cid`: from the local store, else from the IPFS node
+    /// The bytes of `cid`: from the local store, else from the cluster's
+    /// shared store (copied into the local one), else from the IPFS node
     /// (checked against the CID).
     pub async fn get(&self, cid: &Cid) -> Result<Option<Bytes>, ArtifactError> {
         if let Some(bytes) = self.local.get(cid).await? {
             return Ok(Some(bytes));
+        }
+        if let Some(shared) = &self.shared {
+            match shared.get(cid).await {
+                Ok(Some(bytes)) => {
+                    // A cache fill: failing it costs a later re-read only.
+                    if let Err(e) = self.local.put(bytes.clone()).await {
+                        tracing::warn!(%cid, "caching a shared document locally: {e}");
+                    }
+                    return Ok(Some(bytes));
+                }
+                Ok(None) => {}
+                // The node may still have it: try there before failing.
+                Err(e) if self.ipfs.is_some() => {
+                    tracing::warn!(%cid, "reading the {} store: {e}", shared.name());
+                }
+                Err(e) => return Err(e),
+            }
         }
         match &self.ipfs {
             Some(ipfs) => ipfs.client.get(cid).await,

@@ -4,19 +4,30 @@
 //! Events carry the wallet they belong to so a subscriber can keep only its
 //! own; payloads are exactly what the original library's clients expect
 //! under the socket.io event `snapshots_events`: `{type, payload}`.
+//!
+//! On one host the bus is an in-process broadcast. In a cluster (Redis
+//! mode) it takes one path for every event, this host's included: publish
+//! hands the event to the [`super::relay`], which sends it to a Redis
+//! channel; every host delivers to its local subscribers only what comes
+//! back from its subscription. So a client connected anywhere sees every
+//! job's events once, in the order their host published them. When the
+//! subscription is lost and restored, subscribers get a resync (seen as
+//! [`RecvError::Lagged`]) and replay the current state of their jobs, as a
+//! subscriber that fell behind does.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use crate::jobs::store::{JobRecord, JobStatus};
 
 /// The event `type`s of the original library.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EventType {
     #[serde(rename = "snapshots_waiting")]
     Waiting,
@@ -135,10 +146,46 @@ pub const PROGRESS_EVENTS_PER_SECOND: u32 = 4;
 /// and dropped.
 const FINISHED_MARK: Duration = Duration::from_secs(600);
 
+/// What the bus carries to subscribers: an event, or word that events may
+/// have been missed (the cluster subscription was restored).
+#[derive(Clone, Debug)]
+enum Delivery {
+    Event(JobEvent),
+    Resync,
+}
+
 /// Fan-out of job events to every subscriber in this process.
 pub struct EventBus {
-    tx: broadcast::Sender<JobEvent>,
+    /// What subscribers receive: every event of the host (or, in a cluster,
+    /// of every host, as relayed back from Redis).
+    tx: broadcast::Sender<Delivery>,
+    /// Only the events this process published (metrics count those).
+    local: broadcast::Sender<JobEvent>,
+    /// Set in a cluster: where published events go instead of `tx`.
+    relay: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<JobEvent>>,
     last_progress: Mutex<HashMap<String, Instant>>,
+}
+
+/// A subscription: the API of a broadcast receiver, where a resync of the
+/// cluster subscription reads as [`RecvError::Lagged`] (replay the state).
+pub struct EventReceiver(broadcast::Receiver<Delivery>);
+
+impl EventReceiver {
+    /// The next event; `Lagged` when events may have been missed.
+    pub async fn recv(&mut self) -> Result<JobEvent, RecvError> {
+        match self.0.recv().await? {
+            Delivery::Event(event) => Ok(event),
+            Delivery::Resync => Err(RecvError::Lagged(0)),
+        }
+    }
+
+    /// [`EventReceiver::recv`] without waiting.
+    pub fn try_recv(&mut self) -> Result<JobEvent, TryRecvError> {
+        match self.0.try_recv()? {
+            Delivery::Event(event) => Ok(event),
+            Delivery::Resync => Err(TryRecvError::Lagged(0)),
+        }
+    }
 }
 
 impl Default for EventBus {
@@ -152,10 +199,37 @@ impl EventBus {
         // A slow subscriber that falls this far behind loses old events
         // (and is told so), rather than slowing every job down.
         let (tx, _) = broadcast::channel(4096);
+        let (local, _) = broadcast::channel(4096);
         EventBus {
             tx,
+            local,
+            relay: std::sync::OnceLock::new(),
             last_progress: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Sends every event published from now on through `relay` (the
+    /// cluster's channel) instead of straight to local subscribers; they get
+    /// what the relay [`EventBus::deliver`]s. Set once; a second call is
+    /// refused.
+    pub fn relay_through(
+        &self,
+        relay: tokio::sync::mpsc::UnboundedSender<JobEvent>,
+    ) -> Result<(), &'static str> {
+        self.relay
+            .set(relay)
+            .map_err(|_| "the event bus already has a relay")
+    }
+
+    /// Hands an event that came through the relay to local subscribers.
+    pub fn deliver(&self, event: JobEvent) {
+        let _ = self.tx.send(Delivery::Event(event));
+    }
+
+    /// Tells local subscribers that events may have been missed (the relay's
+    /// subscription was lost and restored): they replay current states.
+    pub fn resync(&self) {
+        let _ = self.tx.send(Delivery::Resync);
     }
 
     /// Publishes `event`; progress events are throttled per job, and a
@@ -183,11 +257,24 @@ impl EventBus {
             last.insert(event.job_id.clone(), now + FINISHED_MARK);
         }
         // No subscriber is not an error: nobody is listening right now.
-        let _ = self.tx.send(event);
+        let _ = self.local.send(event.clone());
+        match self.relay.get() {
+            // A relay that stopped (shutdown) loses nothing anyone reads.
+            Some(relay) => {
+                let _ = relay.send(event);
+            }
+            None => self.deliver(event),
+        }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<JobEvent> {
-        self.tx.subscribe()
+    /// Every job event clients may see (in a cluster: of every host).
+    pub fn subscribe(&self) -> EventReceiver {
+        EventReceiver(self.tx.subscribe())
+    }
+
+    /// Only the events this process publishes (per-host metrics).
+    pub fn subscribe_local(&self) -> broadcast::Receiver<JobEvent> {
+        self.local.subscribe()
     }
 }
 
@@ -244,6 +331,27 @@ mod tests {
         }
         assert!(got.len() <= 3, "{} events", got.len());
         assert_eq!(got.last().unwrap().kind, EventType::Completed);
+    }
+
+    #[tokio::test]
+    async fn with_a_relay_subscribers_get_only_what_the_relay_delivers() {
+        let bus = EventBus::new();
+        let (relay, mut relayed) = tokio::sync::mpsc::unbounded_channel();
+        bus.relay_through(relay).unwrap();
+        let (mut rx, mut local) = (bus.subscribe(), bus.subscribe_local());
+        bus.publish(JobEvent::waiting(&job(JobStatus::Waiting, 0)));
+        assert!(
+            rx.try_recv().is_err(),
+            "not delivered straight to subscribers"
+        );
+        assert_eq!(local.try_recv().unwrap().kind, EventType::Waiting);
+        let event = relayed.try_recv().unwrap();
+        bus.deliver(event);
+        assert_eq!(rx.try_recv().unwrap().kind, EventType::Waiting);
+        bus.resync();
+        assert!(matches!(rx.try_recv(), Err(TryRecvError::Lagged(0))));
+        let (second, _) = tokio::sync::mpsc::unbounded_channel();
+        assert!(bus.relay_through(second).is_err(), "one relay only");
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@ pub mod collect;
 pub mod documents;
 pub mod events;
 pub mod queue;
+pub mod relay;
 pub mod runner;
 pub mod store;
 pub mod worker;

@@ -114,6 +114,7 @@ pub enum JobFailure {
 pub struct JobContext {
     attempt: usize,
     worker_id: Arc<str>,
+    host_id: Arc<str>,
     stopping: watch::Receiver<bool>,
 }
 
@@ -127,6 +128,11 @@ impl JobContext {
     /// The id of the worker running the job.
     pub fn worker_id(&self) -> &str {
         &self.worker_id
+    }
+
+    /// The id of the host running the job ([`QueueConfig::host_id`]).
+    pub fn host_id(&self) -> &str {
+        &self.host_id
     }
 
     /// True once shutdown has begun: checkpoint and return soon, or be
@@ -229,6 +235,10 @@ pub struct QueueConfig {
     pub namespace: String,
     /// This process's worker id; must be unique among live workers.
     pub worker_id: String,
+    /// The name jobs record as the host that ran them (`SNAPSHOT_HOST_ID`,
+    /// else [`default_host_id`]). Unlike the worker id it may stay the same
+    /// across restarts: it names the machine, not the process's life.
+    pub host_id: String,
     /// Retries after the first failed attempt (`SNAPSHOT_MAX_RETRIES`).
     pub max_retries: usize,
     /// Jobs run at once by this worker (`SNAPSHOT_QUEUE_CONCURRENCY`).
@@ -258,6 +268,7 @@ impl QueueConfig {
             backend,
             namespace: DEFAULT_NAMESPACE.to_owned(),
             worker_id: unique_worker_id(),
+            host_id: default_host_id(),
             max_retries: 3,
             concurrency: 2,
             heartbeat_interval: Duration::from_secs(10),
@@ -279,7 +290,8 @@ impl QueueConfig {
     /// `REDIS_PORT` (6379), `REDIS_USERNAME`, `REDIS_PASSWORD`,
     /// `REDIS_DATABASE` (0), `SNAPSHOT_MAX_RETRIES` (3),
     /// `SNAPSHOT_QUEUE_NAMESPACE` ([`DEFAULT_NAMESPACE`]),
-    /// `SNAPSHOT_QUEUE_CONCURRENCY` (2), `SNAPSHOT_WORKER_ID` (generated).
+    /// `SNAPSHOT_QUEUE_CONCURRENCY` (2), `SNAPSHOT_WORKER_ID` (generated),
+    /// `SNAPSHOT_HOST_ID` (`hostname-pid`).
     pub fn from_lookup(
         data_dir: &Path,
         get: impl Fn(&str) -> Option<String>,
@@ -310,6 +322,9 @@ impl QueueConfig {
         }
         if let Some(id) = non_empty("SNAPSHOT_WORKER_ID") {
             config.worker_id = id;
+        }
+        if let Some(id) = non_empty("SNAPSHOT_HOST_ID") {
+            config.host_id = id.trim().to_owned();
         }
         // How fast a dead host's jobs are taken over: operators trade
         // heartbeat traffic against recovery time.
@@ -365,6 +380,21 @@ pub fn unique_worker_id() -> String {
         std::process::id(),
         ulid::Ulid::generate().to_string().to_lowercase()
     )
+}
+
+/// `hostname-pid`: what a job records as its host when `SNAPSHOT_HOST_ID`
+/// is not set (in a container the hostname is the container's id).
+pub fn default_host_id() -> String {
+    let mut name = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at
+    // most that many bytes and we read up to the first NUL only.
+    let ok = unsafe { libc::gethostname(name.as_mut_ptr().cast(), name.len()) } == 0;
+    let len = name.iter().position(|b| *b == 0).unwrap_or(name.len());
+    let host = match std::str::from_utf8(&name[..len]) {
+        Ok(h) if ok && !h.is_empty() => h.to_owned(),
+        _ => "snapshot-host".to_owned(),
+    };
+    format!("{host}-{}", std::process::id())
 }
 
 /// A queue operation failed.
@@ -522,6 +552,7 @@ impl JobQueue {
             handler,
             config: self.config.clone(),
             worker_id: Arc::from(self.config.worker_id.as_str()),
+            host_id: Arc::from(self.config.host_id.as_str()),
             stopping: stop_rx,
         };
         let signal = async move {
@@ -569,6 +600,7 @@ struct WorkerState {
     handler: Arc<dyn JobHandler>,
     config: Arc<QueueConfig>,
     worker_id: Arc<str>,
+    host_id: Arc<str>,
     stopping: watch::Receiver<bool>,
 }
 
@@ -604,6 +636,7 @@ async fn run_job(
         let ctx = JobContext {
             attempt,
             worker_id: state.worker_id.clone(),
+            host_id: state.host_id.clone(),
             stopping: state.stopping.clone(),
         };
         let outcome = tokio::select! {

@@ -104,6 +104,7 @@ impl JobHandler for SnapshotWorker {
             .update(&job_id, |r| {
                 r.status = JobStatus::Active;
                 r.attempts += 1;
+                r.host = Some(ctx.host_id().to_owned());
                 r.started_at.get_or_insert(now_ms());
                 r.error = None;
             })

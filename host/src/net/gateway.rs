@@ -365,7 +365,15 @@ impl HttpGateway {
         let attempts = retry.attempts();
         let mut failures = 0;
         loop {
-            let permit = self.limiter.acquire(&prepared.authority).await;
+            // A cluster whose shared limiter (Redis) is away sends nothing
+            // unlimited: the request fails as transient and the job retries.
+            let permit = self
+                .limiter
+                .acquire(&prepared.authority)
+                .await
+                .map_err(|e| {
+                    NetError::Upstream(format!("{} {}: {e}", prepared.method, prepared.shown))
+                })?;
             let outcome = self.attempt(&prepared, &counters).await;
             // Free the slot before any backoff: waiting is not being in flight.
             drop(permit);

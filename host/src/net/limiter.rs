@@ -20,14 +20,23 @@
 //! so for as long as they run, up to the old limit's slots may be in flight
 //! beside the new ones. That transient is bounded by one request's duration
 //! and happens only when a limit really changes.
+//!
+//! In a cluster ([`RateLimiter::share_with`]), the rate and the pauses are
+//! the cluster's: the GCRA lives in Redis ([`super::shared_limit`]) so all
+//! hosts together keep to one rate per upstream, and a pause one host sets
+//! holds the others too. The in-flight cap stays per host. When Redis does
+//! not answer, [`RateLimiter::acquire`] fails rather than let the request go
+//! unlimited.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter as Gcra};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+
+use super::shared_limit::{Reservation, SharedLimitError, SharedRateLimit};
 
 /// The limits for one upstream authority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +156,14 @@ impl HostLimiter {
         until.filter(|t| *t > Instant::now())
     }
 
+    /// Extends the pause to `until` (never shortens it).
+    fn pause(&self, until: Instant) {
+        let mut paused = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+        if paused.is_none_or(|current| current < until) {
+            *paused = Some(until);
+        }
+    }
+
     /// Waits until no pause is in force. Loops because a pause may be
     /// extended while we sleep.
     async fn wait_out_pause(&self) {
@@ -166,6 +183,8 @@ pub struct Permit {
 pub struct RateLimiter {
     config: Mutex<LimitsConfig>,
     hosts: Mutex<HashMap<String, Arc<HostLimiter>>>,
+    /// Set in a cluster: rates and pauses shared through Redis.
+    shared: OnceLock<SharedRateLimit>,
 }
 
 impl std::fmt::Debug for RateLimiter {
@@ -182,7 +201,22 @@ impl RateLimiter {
         RateLimiter {
             config: Mutex::new(config),
             hosts: Mutex::new(HashMap::new()),
+            shared: OnceLock::new(),
         }
+    }
+
+    /// From now on, keeps rates and pauses in `shared` (the cluster's
+    /// Redis) instead of in this process. Set once; a second call is
+    /// refused.
+    pub fn share_with(&self, shared: SharedRateLimit) -> Result<(), &'static str> {
+        self.shared
+            .set(shared)
+            .map_err(|_| "the rate limiter is already shared")
+    }
+
+    /// Whether rates are kept cluster-wide.
+    pub fn is_shared(&self) -> bool {
+        self.shared.get().is_some()
     }
 
     /// The limits in force.
@@ -231,34 +265,61 @@ impl RateLimiter {
     }
 
     /// Waits for the right to send one request to `authority`: first any
-    /// pause, then an in-flight slot, then the rate.
+    /// pause, then an in-flight slot, then the rate (in a cluster, a slot
+    /// reserved in Redis; fails when Redis does not answer).
     ///
     /// The slot is taken before the rate so that waiting for the rate does
     /// not hoard cells while the host is saturated. Cancel-safe: dropping the
-    /// future gives everything back.
-    pub async fn acquire(&self, authority: &str) -> Permit {
-        let host = self.host(authority);
+    /// future gives everything back (but a slot reserved in Redis).
+    pub async fn acquire(&self, authority: &str) -> Result<Permit, SharedLimitError> {
+        let key = authority.to_ascii_lowercase();
+        let host = self.host(&key);
         loop {
             host.wait_out_pause().await;
             let Ok(permit) = host.in_flight.clone().acquire_owned().await else {
                 unreachable!("the semaphore is never closed");
             };
-            host.gcra.until_ready().await;
+            match self.shared.get() {
+                None => host.gcra.until_ready().await,
+                Some(shared) => match shared.reserve(&key, host.limit).await? {
+                    Reservation::SendAfter(wait) => {
+                        if !wait.is_zero() {
+                            tokio::time::sleep(wait).await;
+                        }
+                    }
+                    Reservation::Paused(left) => {
+                        // Another host was told to back off: so are we.
+                        host.pause(Instant::now() + left);
+                        continue;
+                    }
+                },
+            }
             // A pause that began while we queued applies to us too: the
             // upstream asked everyone to wait, so give the slot back and wait.
             if host.paused_until().is_none() {
-                return Permit { _in_flight: permit };
+                return Ok(Permit { _in_flight: permit });
             }
         }
     }
 
     /// Holds every request to `authority` until `until`. Only extends: a
-    /// shorter pause never cuts a longer one short.
+    /// shorter pause never cuts a longer one short. In a cluster the pause
+    /// is also recorded in Redis (in the background), for every host.
     pub fn pause(&self, authority: &str, until: Instant) {
-        let host = self.host(authority);
-        let mut paused = host.paused_until.lock().unwrap_or_else(|e| e.into_inner());
-        if paused.is_none_or(|current| current < until) {
-            *paused = Some(until);
+        let key = authority.to_ascii_lowercase();
+        self.host(&key).pause(until);
+        if let Some(shared) = self.shared.get()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let (shared, length) = (
+                shared.clone(),
+                until.saturating_duration_since(Instant::now()),
+            );
+            runtime.spawn(async move {
+                if let Err(e) = shared.pause(&key, length).await {
+                    tracing::warn!(authority = %key, "sharing an upstream pause: {e}");
+                }
+            });
         }
         tracing::debug!(authority, pause_ms = ?until.saturating_duration_since(Instant::now()).as_millis(), "upstream paused");
     }

@@ -14,6 +14,8 @@
 //!   with denial messages that print the exact rule to add.
 //! * [`limiter`]: [`RateLimiter`], per-upstream limits shared by every job,
 //!   because upstreams rate-limit clients, not jobs.
+//! * [`shared_limit`]: [`SharedRateLimit`], the same limits kept in Redis
+//!   for a cluster of hosts.
 //! * [`retry`]: [`RetryPolicy`], exponential backoff with full jitter and a
 //!   capped `Retry-After`.
 //! * [`gateway`]: [`HttpGateway`], the single entry point, plus per-host
@@ -26,6 +28,7 @@ pub mod allowlist;
 pub mod gateway;
 pub mod limiter;
 pub mod retry;
+pub mod shared_limit;
 
 pub use allowlist::{AllowRule, AnyHostGrant, Denied, EgressPolicy, RuleParseError, RuleSource};
 pub use gateway::{
@@ -34,3 +37,4 @@ pub use gateway::{
 };
 pub use limiter::{HostLimit, LimitsConfig, Permit, RateLimiter};
 pub use retry::RetryPolicy;
+pub use shared_limit::{SharedLimitError, SharedRateLimit};

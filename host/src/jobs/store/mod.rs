@@ -75,6 +75,10 @@ pub struct JobRecord {
     pub completed_at: Option<i64>,
     /// Runs started (1 for a job that never had to be retried or resumed).
     pub attempts: u32,
+    /// The host that runs, or last ran, the job: its `SNAPSHOT_HOST_ID`,
+    /// else `hostname-pid`. None until a worker takes the job.
+    #[serde(default)]
+    pub host: Option<String>,
     /// sha256 of the JSON document, once completed.
     pub document_sha256: Option<String>,
     /// CID of the JSON document (the one IPFS gives it), once completed.

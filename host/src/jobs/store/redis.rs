@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use redis::aio::MultiplexedConnection;
+use redis::aio::ConnectionManager;
 
 use super::{
     HistoryPage, JobRecord, JobStore, Journal, RecordChange, StoreError, StoreResult, entry,
@@ -19,7 +19,8 @@ use crate::snapshot::EmittedHolder;
 /// Job records and journals in Redis.
 #[derive(Clone)]
 pub struct RedisJobStore {
-    conn: MultiplexedConnection,
+    /// Reconnects by itself when Redis comes back.
+    conn: ConnectionManager,
     namespace: String,
     /// Updates of one job from this process take turns (striped by job id),
     /// so the compare-and-set below only ever races other hosts.
@@ -45,7 +46,7 @@ impl RedisJobStore {
     pub async fn connect(url: &str, namespace: &str) -> StoreResult<Self> {
         let client = redis::Client::open(url).map_err(StoreError::from)?;
         let conn = client
-            .get_multiplexed_async_connection()
+            .get_connection_manager()
             .await
             .map_err(StoreError::from)?;
         Ok(RedisJobStore {
