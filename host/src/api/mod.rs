@@ -15,6 +15,8 @@ pub mod openapi;
 pub mod rest;
 pub mod socketio;
 pub mod state;
+pub mod summary;
+pub mod web;
 pub mod ws;
 
 use std::time::Duration;
@@ -39,6 +41,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 fn routes() -> OpenApiRouter<AppState> {
     let http = rest::router()
         .merge(documents::router())
+        .merge(summary::router())
         .merge(admin::router())
         .merge(health::router())
         .merge(openapi::router())
@@ -54,7 +57,9 @@ fn routes() -> OpenApiRouter<AppState> {
 /// The whole API.
 pub fn app(state: AppState) -> Router {
     let (router, document) = routes().split_for_parts();
+    // The web page is not part of the API: no OpenAPI entry (`api::web`).
     router
+        .merge(web::router())
         .layer(Extension(openapi::Document::new(&document)))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(socketio::layer(state.clone()))
