@@ -1,6 +1,9 @@
-//! A real `redis-server` for tests: started on a free loopback port with no
-//! persistence, killed when dropped, restartable on the same port for fault
-//! tests.
+//! A real `redis-server` for tests: started on a free loopback port, killed
+//! when dropped, restartable on the same port for fault tests. By default
+//! nothing is persisted (a restart starts empty); [`RedisServer::start_persistent`]
+//! keeps an append-only file synced on every write, so a server killed and
+//! started again has every write it acknowledged, as a production Redis with
+//! `appendfsync always` does.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -18,6 +21,8 @@ pub struct RedisServer {
     /// The loopback port it listens on.
     pub port: u16,
     child: Option<Child>,
+    /// The directory of the append-only file, when the server persists.
+    persistence: Option<tempfile::TempDir>,
 }
 
 impl RedisServer {
@@ -26,7 +31,26 @@ impl RedisServer {
     /// Panics with a clear message when `redis-server` is not installed.
     pub fn start() -> RedisServer {
         let port = free_port();
-        let mut server = RedisServer { port, child: None };
+        let mut server = RedisServer {
+            port,
+            child: None,
+            persistence: None,
+        };
+        server.spawn();
+        server
+    }
+
+    /// Starts a server that persists every write before acknowledging it
+    /// (AOF, `appendfsync always`, in a temporary directory), so
+    /// [`RedisServer::stop`] (SIGKILL) then [`RedisServer::start_again`]
+    /// loses nothing.
+    pub fn start_persistent() -> RedisServer {
+        let port = free_port();
+        let mut server = RedisServer {
+            port,
+            child: None,
+            persistence: Some(tempfile::tempdir().expect("a temporary directory")),
+        };
         server.spawn();
         server
     }
@@ -36,7 +60,8 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 
-    /// Kills the server (data is lost: nothing is persisted).
+    /// Kills the server (SIGKILL). Data is lost unless it was started with
+    /// [`RedisServer::start_persistent`].
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -51,11 +76,21 @@ impl RedisServer {
     }
 
     fn spawn(&mut self) {
-        let child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        command
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
-            .args(["--save", ""])
-            .args(["--appendonly", "no"])
+            .args(["--save", ""]);
+        match &self.persistence {
+            Some(dir) => command.arg("--dir").arg(dir.path()).args([
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ]),
+            None => command.args(["--appendonly", "no"]),
+        };
+        let child = command
             .args(["--daemonize", "no"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

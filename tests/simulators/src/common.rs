@@ -1,5 +1,6 @@
 //! Pieces every simulator needs the same way: a token-bucket rate limiter, a requests-per-second
-//! peak counter and an axum server running in the background with a graceful stop.
+//! peak counter, an axum server running in the background with a graceful stop, and seeded
+//! random upstream faults (see [`FaultPlan`]).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,6 +10,8 @@ use std::time::Instant;
 use axum::Router;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+pub use crate::faults::{FaultPlan, FaultStats};
 
 /// A token bucket: `rate` tokens per second, at most `burst` stored. A request takes one token
 /// or is refused. Chosen over a fixed one-second window because it cannot be gamed by bunching
@@ -164,16 +167,29 @@ impl Drop for BackgroundServer {
 pub struct RunningSimulator<State, Stats> {
     state: State,
     stats: Arc<Stats>,
+    faults: Arc<FaultStats>,
     server: BackgroundServer,
 }
 
 impl<State, Stats> RunningSimulator<State, Stats> {
-    pub(crate) fn new(state: State, stats: Arc<Stats>, server: BackgroundServer) -> Self {
+    pub(crate) fn new(
+        state: State,
+        stats: Arc<Stats>,
+        faults: Arc<FaultStats>,
+        server: BackgroundServer,
+    ) -> Self {
         RunningSimulator {
             state,
             stats,
+            faults,
             server,
         }
+    }
+
+    /// Counts of the random faults injected by the simulator's [`FaultPlan`] (all zero without
+    /// one).
+    pub fn fault_stats(&self) -> &Arc<FaultStats> {
+        &self.faults
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash.

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use clap::Parser;
+use ledger_simulators::faults::FaultPlan;
 use ledger_simulators::horizon::{
     HorizonSimulator, HorizonState, LedgerAdvance, LedgerTrigger, RateLimitConfig, SimulatorConfig,
 };
@@ -32,6 +33,11 @@ struct Args {
     /// Close a ledger (with balance churn) every N answered requests (0 = never).
     #[arg(long, default_value_t = 0)]
     close_every: u64,
+    /// Seeded random upstream faults, e.g.
+    /// `seed=7,429ra=0.05,429=0.05,5xx=0.05,reset=0.02,truncate=0.02,cut=0.01,spike=0.03,spike-ms=400`
+    /// (probabilities per request; see `ledger_simulators::faults`).
+    #[arg(long)]
+    faults: Option<FaultPlan>,
     /// RNG seed for data and churn.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -56,6 +62,7 @@ async fn main() -> anyhow::Result<()> {
             churn: Some((asset.clone(), 3)),
         }),
         seed: args.seed,
+        fault_plan: args.faults.clone(),
     };
     let simulator = HorizonSimulator::start(config, state.into_shared()).await?;
     println!("{}", simulator.base_url());
@@ -74,6 +81,9 @@ async fn main() -> anyhow::Result<()> {
         stats.ledgers_closed(),
         stats.served_per_route()
     );
+    if args.faults.is_some() {
+        eprintln!("faults injected: {}", simulator.fault_stats());
+    }
     simulator.shutdown().await;
     Ok(())
 }

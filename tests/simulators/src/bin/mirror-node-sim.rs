@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use ledger_simulators::faults::FaultPlan;
 use ledger_simulators::mirror_node::{
     ChurnConfig, ChurnTrigger, EntityId, MirrorNodeSimulator, MirrorState, SimulatorConfig,
     format_timestamp,
@@ -34,6 +35,11 @@ struct Args {
     /// Churn balances every N served requests (0 = never).
     #[arg(long, default_value_t = 0)]
     churn_every: u64,
+    /// Seeded random upstream faults, e.g.
+    /// `seed=7,429ra=0.05,429=0.05,5xx=0.05,reset=0.02,truncate=0.02,cut=0.01,spike=0.03,spike-ms=400`
+    /// (probabilities per request; see `ledger_simulators::faults`).
+    #[arg(long)]
+    faults: Option<FaultPlan>,
     /// RNG seed for data, faults and churn.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -55,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
             moves: 3,
         }),
         seed: args.seed,
+        fault_plan: args.faults.clone(),
         ..SimulatorConfig::default()
     };
     let simulator = MirrorNodeSimulator::start(config, state.into_shared()).await?;
@@ -74,6 +81,9 @@ async fn main() -> anyhow::Result<()> {
         stats.injected_errors(),
         stats.peak_per_second()
     );
+    if args.faults.is_some() {
+        eprintln!("faults injected: {}", simulator.fault_stats());
+    }
     simulator.shutdown().await;
     Ok(())
 }

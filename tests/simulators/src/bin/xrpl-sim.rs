@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use clap::Parser;
+use ledger_simulators::faults::FaultPlan;
 use ledger_simulators::xrpl::{
     LedgerAdvance, LedgerTrigger, LoadConfig, SimulatorConfig, XrplLedgerState, XrplSimulator,
 };
@@ -32,6 +33,11 @@ struct Args {
     /// Close a ledger (with churn) every N answered requests (0 = never).
     #[arg(long, default_value_t = 0)]
     close_every: u64,
+    /// Seeded random upstream faults, e.g.
+    /// `seed=7,429ra=0.05,429=0.05,5xx=0.05,reset=0.02,truncate=0.02,cut=0.01,spike=0.03,spike-ms=400`
+    /// (probabilities per request; see `ledger_simulators::faults`).
+    #[arg(long)]
+    faults: Option<FaultPlan>,
     /// RNG seed for data, load refusals and churn.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -54,6 +60,7 @@ async fn main() -> anyhow::Result<()> {
             churn_moves: 3,
         }),
         seed: args.seed,
+        fault_plan: args.faults.clone(),
         ..SimulatorConfig::default()
     };
     let simulator = XrplSimulator::start(config, state.into_shared()).await?;
@@ -75,6 +82,9 @@ async fn main() -> anyhow::Result<()> {
         stats.ledgers_closed(),
         stats.served_per_method()
     );
+    if args.faults.is_some() {
+        eprintln!("faults injected: {}", simulator.fault_stats());
+    }
     simulator.shutdown().await;
     Ok(())
 }

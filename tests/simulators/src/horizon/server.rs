@@ -13,7 +13,7 @@ use axum::response::Response;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use crate::common::{BackgroundServer, PeakRate, TokenBucket};
+use crate::common::{BackgroundServer, FaultPlan, FaultStats, PeakRate, TokenBucket};
 
 use super::routes::{rate_limit_exceeded, router};
 use super::state::{Asset, SharedState};
@@ -58,6 +58,9 @@ pub struct SimulatorConfig {
     pub ledger_advance: Option<LedgerAdvance>,
     /// Seeds the churn RNG.
     pub seed: u64,
+    /// Seeded random upstream faults (429s, 5xx, resets, truncated bodies, latency spikes),
+    /// drawn before everything else.
+    pub fault_plan: Option<FaultPlan>,
 }
 
 impl Default for SimulatorConfig {
@@ -68,6 +71,7 @@ impl Default for SimulatorConfig {
             rate_limit: None,
             ledger_advance: None,
             seed: 0,
+            fault_plan: None,
         }
     }
 }
@@ -208,6 +212,11 @@ impl HorizonSimulator {
             Arc::clone(&shared),
             behaviour,
         ));
+        let fault_stats = Arc::new(FaultStats::default());
+        let app = match shared.config.fault_plan.clone() {
+            Some(plan) => plan.layer(app, Arc::clone(&fault_stats)),
+            None => app,
+        };
         let mut server = BackgroundServer::start(shared.config.port, app, "horizon").await?;
         if let Some(LedgerAdvance {
             trigger: LedgerTrigger::Interval(period),
@@ -224,7 +233,7 @@ impl HorizonSimulator {
                 }
             }));
         }
-        Ok(RunningSimulator::new(state, stats, server))
+        Ok(RunningSimulator::new(state, stats, fault_stats, server))
     }
 }
 

@@ -11,7 +11,7 @@ use axum::response::Response;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::common::{BackgroundServer, PeakRate, TokenBucket};
+use crate::common::{BackgroundServer, FaultPlan, FaultStats, PeakRate, TokenBucket};
 
 use super::query::LimitConfig;
 use super::routes::{RouteState, error_response, router};
@@ -54,6 +54,9 @@ pub struct SimulatorConfig {
     pub seed: u64,
     /// `response.limit.default` / `max`.
     pub limits: LimitConfig,
+    /// Seeded random upstream faults (429s, 5xx, resets, truncated bodies, latency spikes),
+    /// drawn before everything else.
+    pub fault_plan: Option<FaultPlan>,
 }
 
 impl Default for SimulatorConfig {
@@ -68,6 +71,7 @@ impl Default for SimulatorConfig {
             churn: None,
             seed: 0,
             limits: LimitConfig::default(),
+            fault_plan: None,
         }
     }
 }
@@ -228,6 +232,11 @@ impl MirrorNodeSimulator {
             Arc::clone(&shared),
             behaviour,
         ));
+        let fault_stats = Arc::new(FaultStats::default());
+        let app = match shared.config.fault_plan.clone() {
+            Some(plan) => plan.layer(app, Arc::clone(&fault_stats)),
+            None => app,
+        };
 
         let mut server = BackgroundServer::start(shared.config.port, app, "mirror-node").await?;
         if let Some(ChurnConfig {
@@ -245,7 +254,7 @@ impl MirrorNodeSimulator {
                 }
             }));
         }
-        Ok(RunningSimulator::new(state, stats, server))
+        Ok(RunningSimulator::new(state, stats, fault_stats, server))
     }
 }
 

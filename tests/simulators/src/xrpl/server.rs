@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 
 use super::rpc::{CallContext, RpcError, ServerKind, dispatch};
 use super::state::SharedState;
-use crate::common::{BackgroundServer, PeakRate, TokenBucket};
+use crate::common::{BackgroundServer, FaultPlan, FaultStats, PeakRate, TokenBucket};
 
 /// Clio's warning on every reply it serves from its own database.
 const CLIO_WARNING: &str = "This is a clio server. clio only serves validated data. If you want to talk to rippled, include 'ledger_index':'current' in your request";
@@ -102,6 +102,9 @@ pub struct SimulatorConfig {
     pub nft_empty_page_every: Option<u64>,
     /// Seeds the load-refusal and churn RNG.
     pub seed: u64,
+    /// Seeded random upstream faults (429s, 5xx, resets, truncated bodies, latency spikes),
+    /// drawn before everything else.
+    pub fault_plan: Option<FaultPlan>,
 }
 
 impl Default for SimulatorConfig {
@@ -116,6 +119,7 @@ impl Default for SimulatorConfig {
             disabled_method_error: DisabledMethodError::UnknownCmd,
             nft_empty_page_every: None,
             seed: 0,
+            fault_plan: None,
         }
     }
 }
@@ -231,6 +235,11 @@ impl XrplSimulator {
         let app = Router::new()
             .route("/", post(json_rpc))
             .with_state(Arc::clone(&shared));
+        let fault_stats = Arc::new(FaultStats::default());
+        let app = match shared.config.fault_plan.clone() {
+            Some(plan) => plan.layer(app, Arc::clone(&fault_stats)),
+            None => app,
+        };
         let mut server = BackgroundServer::start(shared.config.port, app, "xrpl").await?;
         if let Some(LedgerAdvance {
             trigger: LedgerTrigger::Interval(period),
@@ -247,7 +256,7 @@ impl XrplSimulator {
                 }
             }));
         }
-        Ok(RunningSimulator::new(state, stats, server))
+        Ok(RunningSimulator::new(state, stats, fault_stats, server))
     }
 }
 
