@@ -32,6 +32,7 @@ mod ports;
 mod redis;
 pub use ports::{await_ready, free_port};
 use redis::RedisServer;
+pub mod cluster;
 
 /// The HS256 secret every server of these tests is started with.
 pub const SECRET: &str = "service-test-secret-0123456789abcdef";
@@ -512,5 +513,101 @@ impl Drop for SocketIoClient {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// The `serve` process's id (for `/proc/<pid>/...` readings).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The `serve` process's resident memory now (`VmRSS` of
+    /// `/proc/<pid>/status`), in bytes.
+    pub fn resident_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("serve is running");
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("/proc/<pid>/status has VmRSS");
+        kib * 1024
+    }
+}
+
+/// Builds a guest crate of this repository (`crate_dir`, relative to the
+/// repository root) for wasm32-wasip2 the way `host/build/wasm_guests.rs`
+/// and `tests/build.rs` do — release, the guests' own target directory
+/// `target/wasm-guests`, a cleaned environment so this build's flags do not
+/// leak into the wasm one — and returns the component's bytes (`artifact`
+/// is the `.wasm` file name). Host tests cannot see `tests/build.rs`'s
+/// outputs (crate snapshot-tests depends on this one), so they build here;
+/// cargo finds the build fresh when the guests were built before. Read at
+/// once, so a concurrent rebuild cannot be read half-written later.
+pub fn guest_wasm(crate_dir: &str, artifact: &str) -> Vec<u8> {
+    static BUILDING: Mutex<()> = Mutex::new(());
+    let _one = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let target_dir = root.join("target").join("wasm-guests");
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root.join(crate_dir))
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
+        .arg(&target_dir)
+        .env_clear();
+    for keep in [
+        "PATH",
+        "HOME",
+        "CARGO_HOME",
+        "RUSTUP_HOME",
+        "RUSTUP_TOOLCHAIN",
+        "CARGO_NET_OFFLINE",
+    ] {
+        if let Some(v) = std::env::var_os(keep) {
+            cmd.env(keep, v);
+        }
+    }
+    let out = cmd.output().expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "building {crate_dir} for wasm32-wasip2 failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let wasm = target_dir
+        .join("wasm32-wasip2")
+        .join("release")
+        .join(artifact);
+    std::fs::read(&wasm).unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()))
+}
+
+/// Fault tests: a Redis deployment whose redis-server can be killed and
+/// started again mid-run without losing a write.
+impl Deployment {
+    /// A [`Backend::Redis`] deployment whose redis-server persists every
+    /// write before acknowledging it (append-only file, fsync always).
+    pub fn with_persistent_redis() -> Deployment {
+        Deployment {
+            data: tempfile::tempdir().unwrap(),
+            redis: Some(RedisServer::start_persistent()),
+        }
+    }
+
+    /// Kills the deployment's redis-server (SIGKILL).
+    pub fn stop_redis(&mut self) {
+        self.redis.as_mut().expect("a Redis deployment").stop();
+    }
+
+    /// Starts the redis-server again on the same port and data.
+    pub fn start_redis_again(&mut self) {
+        self.redis
+            .as_mut()
+            .expect("a Redis deployment")
+            .start_again();
     }
 }
