@@ -1,6 +1,7 @@
 pub mod guests;
 pub mod host;
 pub mod ipfs;
+pub mod million_bench;
 pub mod plugin_bench;
 pub mod plugin_files;
 pub mod ports;

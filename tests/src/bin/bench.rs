@@ -4,11 +4,15 @@
 //! cargo run --release -p snapshot-tests --bin bench [-- --out BENCHMARKS.md --holders 50000]
 //! ```
 //!
-//! Everything runs in this process: the Hedera mirror-node simulator (with
-//! latency and a token-bucket rate limit, like the public mirror node) and the
-//! real host path (registry → plugin → rate-limited gateway → canonical
-//! document). Every figure in the report is a measurement or a ratio against
-//! a stated bound. Nothing here asserts on time: it is a report, not a test.
+//! `-- --only million` (or any comma-separated list of sections, see
+//! `--help`) runs part of it and prints that part instead of replacing the file.
+//!
+//! The simulators run in this process, and so does the host path for the
+//! throughput, XRPL and plugin-load sections (registry → plugin → rate-limited
+//! gateway → canonical document); the service section and the 1,000,000-holder
+//! section start this executable again as a host process of its own, so its
+//! memory and CPU can be measured apart. Every figure in the report is a
+//! measurement or a ratio against a stated bound. Nothing here asserts on time: it is a report, not a test.
 //! A wrong snapshot (holders differing from the simulator's) is reported
 //! loudly as a MISMATCH line.
 
@@ -47,6 +51,7 @@ usage: bench [--out FILE] [--holders N] [--unsharded-holders N] [--shards N]
              [--load-runs N] [--no-sensitivity]
              [--no-service] [--service-jobs N] [--subscribers N]
              [--service-wallets N] [--service-concurrency N]
+             [--no-million] [--million-holders N] [--only SECTIONS]
 
   --out FILE             report path (default: BENCHMARKS.md at the workspace root)
   --holders N            accounts populated for the sharded run (default 50000;
@@ -65,7 +70,16 @@ usage: bench [--out FILE] [--holders N] [--unsharded-holders N] [--shards N]
   --service-jobs N       jobs submitted at once to the service (default 100)
   --subscribers N        WebSocket subscribers of the service (default 1000)
   --service-wallets N    wallets jobs and subscribers are spread over (default 100)
-  --service-concurrency N  SNAPSHOT_QUEUE_CONCURRENCY of the service (default 16)";
+  --service-concurrency N  SNAPSHOT_QUEUE_CONCURRENCY of the service (default 16)
+  --no-million           skip '1,000,000 holders' (the host process's peak RSS
+                         and CPU for one snapshot, and the plugin's parsing in
+                         the sandbox against native; about 2 min)
+  --million-holders N    holders of that section (default 1000000)
+  --only SECTIONS        run only these sections, comma-separated, of:
+                         load (plugin load and hot swap), throughput (sharded,
+                         one cursor, sensitivity), baseline, xrpl, service,
+                         million. The report then goes to stdout unless --out
+                         is given, so BENCHMARKS.md is not replaced by a part";
 
 #[derive(Clone, Debug)]
 struct Args {
@@ -82,6 +96,45 @@ struct Args {
     sensitivity: bool,
     /// The "Service under load" section; `None` with `--no-service`.
     service: Option<snapshot_tests::service_bench::ServiceBenchConfig>,
+    /// Holders of the "1,000,000 holders" section.
+    million_holders: usize,
+    /// Sections to run (all by default; see `--only` and `--no-…`).
+    sections: Vec<Section>,
+    /// Where the report goes: `None` = stdout (`--only` without `--out`).
+    out_file: Option<PathBuf>,
+}
+
+/// The sections of the report, in the order they run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Section {
+    Load,
+    Throughput,
+    Baseline,
+    Xrpl,
+    Service,
+    Million,
+}
+
+impl Section {
+    const ALL: [Section; 6] = [
+        Section::Load,
+        Section::Throughput,
+        Section::Baseline,
+        Section::Xrpl,
+        Section::Service,
+        Section::Million,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Section::Load => "load",
+            Section::Throughput => "throughput",
+            Section::Baseline => "baseline",
+            Section::Xrpl => "xrpl",
+            Section::Service => "service",
+            Section::Million => "million",
+        }
+    }
 }
 
 impl Args {
@@ -102,8 +155,13 @@ impl Args {
             load_runs: 10,
             sensitivity: true,
             service: Some(snapshot_tests::service_bench::ServiceBenchConfig::default()),
+            million_holders: 1_000_000,
+            sections: Section::ALL.to_vec(),
+            out_file: None,
         };
         let mut unsharded = None;
+        let mut out = None;
+        let mut only = None;
         let mut host_rps = None;
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
@@ -119,6 +177,10 @@ impl Args {
                 args.service = None;
                 continue;
             }
+            if flag == "--no-million" {
+                args.sections.retain(|s| *s != Section::Million);
+                continue;
+            }
             let value = it
                 .next()
                 .ok_or_else(|| anyhow!("{flag} needs a value\n{USAGE}"))?;
@@ -129,7 +191,22 @@ impl Args {
                     .ok_or_else(|| anyhow!("{flag}: `{v}` is not a positive integer"))
             };
             match flag.as_str() {
-                "--out" => args.out = PathBuf::from(value),
+                "--out" => out = Some(PathBuf::from(value)),
+                "--million-holders" => args.million_holders = num(&value)? as usize,
+                "--only" => {
+                    let mut wanted = Vec::new();
+                    for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                        let section = Section::ALL
+                            .into_iter()
+                            .find(|s| s.name() == name)
+                            .ok_or_else(|| anyhow!("--only: unknown section `{name}`\n{USAGE}"))?;
+                        wanted.push(section);
+                    }
+                    if wanted.is_empty() {
+                        bail!("--only needs at least one section\n{USAGE}");
+                    }
+                    only = Some(wanted);
+                }
                 "--holders" => args.holders = num(&value)? as usize,
                 "--unsharded-holders" => unsharded = Some(num(&value)? as usize),
                 "--shards" => args.shards = num(&value)? as u32,
@@ -157,11 +234,24 @@ impl Args {
             }
         }
         args.unsharded_holders = unsharded.unwrap_or(args.holders.min(10_000));
+        if let Some(only) = &only {
+            args.sections.retain(|s| only.contains(s));
+        }
+        // A part of the report never replaces the whole file unless asked to.
+        args.out_file = match (out, &only) {
+            (Some(path), _) => Some(path),
+            (None, Some(_)) => None,
+            (None, None) => Some(args.out.clone()),
+        };
         args.host_rps = host_rps.unwrap_or(args.rps);
         if let Some(service) = &mut args.service {
             service.latency = args.latency;
         }
         Ok(args)
+    }
+
+    fn runs(&self, section: Section) -> bool {
+        self.sections.contains(&section)
     }
 
     /// The throughput bound: every allowed request returns a full page.
@@ -179,6 +269,8 @@ fn main() -> anyhow::Result<()> {
     // The service section runs `snapshot-host serve` as this executable in a
     // child process: in that process, this is all main does.
     snapshot_tests::service_bench::serve_if_child();
+    // Likewise the '1,000,000 holders' section's host process.
+    snapshot_tests::million_bench::child_if_requested();
     let args = Args::parse()?;
     let started = Instant::now();
     let machine = Machine::probe();
@@ -192,30 +284,42 @@ fn main() -> anyhow::Result<()> {
     let report = result?;
 
     let markdown = render(&args, &machine, &report, started.elapsed());
-    std::fs::write(&args.out, &markdown)
-        .with_context(|| format!("writing {}", args.out.display()))?;
-    eprintln!(
-        "bench: wrote {} ({:.0} s in total)",
-        args.out.display(),
-        started.elapsed().as_secs_f64()
-    );
+    match &args.out_file {
+        Some(path) => {
+            std::fs::write(path, &markdown)
+                .with_context(|| format!("writing {}", path.display()))?;
+            eprintln!(
+                "bench: wrote {} ({:.0} s in total)",
+                path.display(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+        None => print!("{markdown}"),
+    }
     Ok(())
 }
 
 struct Report {
-    load: LoadBench,
-    sharded: HostRun,
-    unsharded: HostRun,
-    /// Sharded runs with other limits on either side.
-    sensitivity: Vec<HostRun>,
-    baseline: Result<Baseline, String>,
+    load: Option<LoadBench>,
+    throughput: Option<Throughput>,
+    baseline: Option<Result<Baseline, String>>,
     /// XRPL trust-line walks at several simulator latencies.
     xrpl: Vec<snapshot_tests::xrpl_bench::XrplBenchResult>,
     /// `snapshot-host serve` under concurrent jobs and WebSocket subscribers.
     service: Option<snapshot_tests::service_bench::ServiceBenchResult>,
     /// A plugin file replaced in a watched plugins directory → the new
     /// version serving.
-    hot_swap: Result<snapshot_tests::plugin_bench::HotSwapReport, String>,
+    hot_swap: Option<Result<snapshot_tests::plugin_bench::HotSwapReport, String>>,
+    /// One 1,000,000-holder snapshot: the host process's memory and CPU.
+    million: Option<snapshot_tests::million_bench::MillionResult>,
+}
+
+/// The Hedera runs against the rate-limited simulator.
+struct Throughput {
+    sharded: HostRun,
+    unsharded: HostRun,
+    /// Sharded runs with other limits on either side.
+    sensitivity: Vec<HostRun>,
 }
 
 /// Trust lines in the XRPL run (the issue's size) and the latencies tried:
@@ -225,13 +329,83 @@ const XRPL_TRUST_LINES: usize = 100_000;
 const XRPL_LATENCIES_MS: [u64; 3] = [20, 50, 100];
 
 async fn run_all(args: &Args, cache_dir: &std::path::Path) -> anyhow::Result<Report> {
-    eprintln!("bench: plugin load ({} runs each)", args.load_runs);
-    let load = bench_load(args.load_runs, cache_dir).await?;
-    eprintln!("bench: hot swap through the plugins-directory watcher");
-    let hot_swap = snapshot_tests::plugin_bench::hot_swap_latency(args.load_runs)
-        .await
-        .map_err(|e| format!("{e:#}"));
+    let mut report = Report {
+        load: None,
+        throughput: None,
+        baseline: None,
+        xrpl: Vec::new(),
+        service: None,
+        hot_swap: None,
+        million: None,
+    };
+    if args.runs(Section::Load) {
+        eprintln!("bench: plugin load ({} runs each)", args.load_runs);
+        report.load = Some(bench_load(args.load_runs, cache_dir).await?);
+        eprintln!("bench: hot swap through the plugins-directory watcher");
+        report.hot_swap = Some(
+            snapshot_tests::plugin_bench::hot_swap_latency(args.load_runs)
+                .await
+                .map_err(|e| format!("{e:#}")),
+        );
+    }
+    if args.runs(Section::Throughput) {
+        report.throughput = Some(throughput(args, cache_dir).await?);
+    }
+    if args.runs(Section::Baseline) {
+        eprintln!(
+            "bench: baseline '25 per batch, 1 s delay', {} batches",
+            args.batches
+        );
+        let baseline = baseline_run(args).await.map_err(|e| format!("{e:#}"));
+        if let Ok(b) = &baseline {
+            eprintln!(
+                "bench:   {:.1} holders/s ({} rows in {:.2} s)",
+                b.holders_per_s(),
+                b.rows,
+                b.wall.as_secs_f64()
+            );
+        }
+        report.baseline = Some(baseline);
+    }
+    if args.runs(Section::Xrpl) {
+        for ms in XRPL_LATENCIES_MS {
+            eprintln!("bench: XRPL trust lines, {XRPL_TRUST_LINES} lines, {ms} ms latency");
+            let r =
+                snapshot_tests::xrpl_bench::run(XRPL_TRUST_LINES, Duration::from_millis(ms)).await;
+            eprintln!("bench:   ratio {:.3}", r.ratio);
+            report.xrpl.push(r);
+        }
+    }
+    if let Some(config) = args
+        .service
+        .as_ref()
+        .filter(|_| args.runs(Section::Service))
+    {
+        eprintln!(
+            "bench: service under load, {} jobs, {} WebSocket subscribers",
+            config.jobs, config.subscribers
+        );
+        let r = snapshot_tests::service_bench::run(config.clone()).await;
+        eprintln!("bench:   {}", r.one_line());
+        report.service = Some(r);
+    }
+    if args.runs(Section::Million) {
+        eprintln!(
+            "bench: {} holders, the host process alone",
+            args.million_holders
+        );
+        let r = snapshot_tests::million_bench::run(
+            snapshot_tests::million_bench::MillionConfig::new(args.million_holders, cache_dir),
+        )
+        .await;
+        eprintln!("bench:   {}", r.one_line());
+        report.million = Some(r);
+    }
+    Ok(report)
+}
 
+/// The sharded and one-cursor runs, and the sensitivity runs.
+async fn throughput(args: &Args, cache_dir: &std::path::Path) -> anyhow::Result<Throughput> {
     // The host path, wired as `snapshot-host snapshot` wires it (cli.rs).
     let engine = PluginEngine::new(EngineOptions::default())?;
     let registry = PluginRegistry::new(engine, Some(CompileCache::new(cache_dir)));
@@ -285,47 +459,10 @@ async fn run_all(args: &Args, cache_dir: &std::path::Path) -> anyhow::Result<Rep
         }
     }
 
-    eprintln!(
-        "bench: baseline '25 per batch, 1 s delay', {} batches",
-        args.batches
-    );
-    let baseline = baseline_run(args).await.map_err(|e| format!("{e:#}"));
-    if let Ok(b) = &baseline {
-        eprintln!(
-            "bench:   {:.1} holders/s ({} rows in {:.2} s)",
-            b.holders_per_s(),
-            b.rows,
-            b.wall.as_secs_f64()
-        );
-    }
-    let mut xrpl = Vec::new();
-    for ms in XRPL_LATENCIES_MS {
-        eprintln!("bench: XRPL trust lines, {XRPL_TRUST_LINES} lines, {ms} ms latency");
-        let r = snapshot_tests::xrpl_bench::run(XRPL_TRUST_LINES, Duration::from_millis(ms)).await;
-        eprintln!("bench:   ratio {:.3}", r.ratio);
-        xrpl.push(r);
-    }
-
-    let mut service = None;
-    if let Some(config) = &args.service {
-        eprintln!(
-            "bench: service under load, {} jobs, {} WebSocket subscribers",
-            config.jobs, config.subscribers
-        );
-        let r = snapshot_tests::service_bench::run(config.clone()).await;
-        eprintln!("bench:   {}", r.one_line());
-        service = Some(r);
-    }
-
-    Ok(Report {
-        hot_swap,
-        service,
-        xrpl,
-        load,
+    Ok(Throughput {
         sharded,
         unsharded,
         sensitivity,
-        baseline,
     })
 }
 
@@ -834,12 +971,63 @@ fn render(args: &Args, m: &Machine, r: &Report, total: Duration) -> String {
     let _ = writeln!(w, "| OS | {} |", m.kernel);
     let _ = writeln!(w, "| Compiler | {} (release profile) |", m.rustc);
     let _ = writeln!(w, "| Commit | {} |", m.commit);
+    if args.sections.len() != Section::ALL.len() {
+        let names: Vec<&str> = args.sections.iter().map(|s| s.name()).collect();
+        let _ = writeln!(
+            w,
+            "| Sections run | {} only (`--only` / `--no-…`) |",
+            names.join(", ")
+        );
+    }
     let _ = writeln!(
         w,
         "| Bench run time | {:.0} s (simulator and host share these cores) |\n",
         total.as_secs_f64()
     );
 
+    if let Some(t) = &r.throughput {
+        s.push_str(&throughput_section(args, t));
+    }
+    if let Some(baseline) = &r.baseline {
+        let sharded = r
+            .throughput
+            .as_ref()
+            .and_then(|t| t.sharded.outcome.as_ref().ok());
+        s.push_str(&baseline_section(args, baseline, sharded));
+    }
+    if !r.xrpl.is_empty() {
+        s.push_str(&xrpl_section(&r.xrpl));
+    }
+    if let Some(l) = &r.load {
+        s.push_str(&load_section(l));
+    }
+    // --- Hot swap
+    if let Some(hot_swap) = &r.hot_swap {
+        match hot_swap {
+            Ok(h) => {
+                s.push_str(&h.markdown());
+                s.push('\n');
+            }
+            Err(e) => s.push_str(&format!("Hot swap: the measurement failed: {e}\n\n")),
+        }
+    }
+
+    // --- Service under load
+    if let Some(service) = &r.service {
+        s.push_str(&service.markdown());
+    }
+    // --- 1,000,000 holders
+    if let Some(million) = &r.million {
+        s.push_str(&million.markdown());
+    }
+    s
+}
+
+/// Sharded, one-cursor and sensitivity runs.
+fn throughput_section(args: &Args, t: &Throughput) -> String {
+    let bound = args.bound();
+    let mut s = String::new();
+    let w = &mut s;
     // --- Throughput
     let _ = writeln!(w, "## Snapshot throughput\n");
     let _ = writeln!(
@@ -866,13 +1054,13 @@ fn render(args: &Args, m: &Machine, r: &Report, total: Duration) -> String {
     let mut mismatches = Vec::new();
     for (label, run, target) in [
         (
-            format!("sharded, shards={}", r.sharded.shards),
-            &r.sharded,
+            format!("sharded, shards={}", t.sharded.shards),
+            &t.sharded,
             format!("≥ {TARGET_RATIO}"),
         ),
         (
             "one cursor, shards=1".to_string(),
-            &r.unsharded,
+            &t.unsharded,
             "— (comparison)".to_string(),
         ),
     ] {
@@ -931,13 +1119,13 @@ fn render(args: &Args, m: &Machine, r: &Report, total: Duration) -> String {
             let _ = writeln!(w, "**MISMATCH — {line}**\n");
         }
     }
-    if r.unsharded.accounts != r.sharded.accounts {
+    if t.unsharded.accounts != t.sharded.accounts {
         let _ = writeln!(
             w,
             "The one-cursor run uses {} accounts instead of {} to keep the bench short; \
              its rate does not depend on the size (one page per round trip).\n",
-            thousands(r.unsharded.accounts),
-            thousands(r.sharded.accounts)
+            thousands(t.unsharded.accounts),
+            thousands(t.sharded.accounts)
         );
     }
     let _ = writeln!(
@@ -947,11 +1135,23 @@ fn render(args: &Args, m: &Machine, r: &Report, total: Duration) -> String {
          average rate over the wall time; *Host retries* are attempts the gateway repeated; \
          *Holders/request* is at most 100.\n"
     );
-    let _ = writeln!(w, "{}", throughput_notes(args, r));
-    if !r.sensitivity.is_empty() {
-        let _ = writeln!(w, "{}", sensitivity_section(args, r));
+    let _ = writeln!(w, "{}", throughput_notes(args, t));
+    if !t.sensitivity.is_empty() {
+        let _ = writeln!(w, "{}", sensitivity_section(args, t));
     }
 
+    s
+}
+
+/// The original library's method.
+fn baseline_section(
+    args: &Args,
+    baseline: &Result<Baseline, String>,
+    sharded: Option<&HostRunOk>,
+) -> String {
+    let bound = args.bound();
+    let mut s = String::new();
+    let w = &mut s;
     // --- Baseline
     let _ = writeln!(
         w,
@@ -965,7 +1165,7 @@ fn render(args: &Args, m: &Machine, r: &Report, total: Duration) -> String {
          counted as rows but not as holders.\n",
         args.batches
     );
-    match &r.baseline {
+    match baseline {
         Ok(b) => {
             let rate = b.holders_per_s();
             let _ = writeln!(
@@ -991,7 +1191,7 @@ fn render(args: &Args, m: &Machine, r: &Report, total: Duration) -> String {
                     "∞".into()
                 }
             );
-            if let Ok(ok) = &r.sharded.outcome {
+            if let Some(ok) = sharded {
                 let _ = writeln!(
                     w,
                     "The sharded host path is **{:.0}×** faster than this method.\n",
@@ -1004,6 +1204,13 @@ fn render(args: &Args, m: &Machine, r: &Report, total: Duration) -> String {
         }
     }
 
+    s
+}
+
+/// XRPL trust lines against the sequential bound.
+fn xrpl_section(xrpl: &[snapshot_tests::xrpl_bench::XrplBenchResult]) -> String {
+    let mut s = String::new();
+    let w = &mut s;
     // --- XRPL
     let _ = writeln!(
         w,
@@ -1025,11 +1232,10 @@ fn render(args: &Args, m: &Machine, r: &Report, total: Duration) -> String {
         "{}",
         snapshot_tests::xrpl_bench::XrplBenchResult::MARKDOWN_HEADER
     );
-    for x in &r.xrpl {
+    for x in xrpl {
         let _ = writeln!(w, "{}", x.markdown_row());
     }
-    let per_request: Vec<String> = r
-        .xrpl
+    let per_request: Vec<String> = xrpl
         .iter()
         .map(|x| {
             format!(
@@ -1057,8 +1263,7 @@ fn render(args: &Args, m: &Machine, r: &Report, total: Duration) -> String {
          before it asks for the next, so it pays its parse in every round trip. The ratio rises \
          with latency because that remainder is fixed.\n"
     );
-    let missed: Vec<String> = r
-        .xrpl
+    let missed: Vec<String> = xrpl
         .iter()
         .filter(|x| !x.meets_target())
         .map(|x| {
@@ -1083,8 +1288,14 @@ fn render(args: &Args, m: &Machine, r: &Report, total: Duration) -> String {
         );
     }
 
+    s
+}
+
+/// Cold, cached and per-call plugin load.
+fn load_section(l: &LoadBench) -> String {
+    let mut s = String::new();
+    let w = &mut s;
     // --- Plugin load
-    let l = &r.load;
     let _ = writeln!(w, "## Plugin load\n");
     let _ = writeln!(
         w,
@@ -1146,24 +1357,11 @@ fn render(args: &Args, m: &Machine, r: &Report, total: Duration) -> String {
         );
     }
 
-    // --- Hot swap
-    match &r.hot_swap {
-        Ok(h) => {
-            s.push_str(&h.markdown());
-            s.push('\n');
-        }
-        Err(e) => s.push_str(&format!("Hot swap: the measurement failed: {e}\n\n")),
-    }
-
-    // --- Service under load
-    if let Some(service) = &r.service {
-        s.push_str(&service.markdown());
-    }
     s
 }
 
 /// What the throughput numbers mean, derived from the measurements.
-fn throughput_notes(args: &Args, r: &Report) -> String {
+fn throughput_notes(args: &Args, r: &Throughput) -> String {
     let bound = args.bound();
     let lat = args.latency.as_secs_f64();
     let mut notes = String::new();
@@ -1237,7 +1435,7 @@ fn throughput_notes(args: &Args, r: &Report) -> String {
 }
 
 /// The sharded run again with headroom on one side or the other.
-fn sensitivity_section(args: &Args, r: &Report) -> String {
+fn sensitivity_section(args: &Args, r: &Throughput) -> String {
     let bound = args.bound();
     let default_burst = args.simulator_burst();
     let mut out = String::new();
