@@ -558,32 +558,26 @@ async fn malformed_and_oversized_bodies_are_refused_before_anything_is_queued() 
     }
 
     // Over the 16 KiB limit in chunks that never end (a body over the limit
-    // with a Content-Length is service.rs's case), and a Content-Length far
-    // over the limit with a body that never comes: refused on the header at
-    // once, not after the request timeout.
+    // with a Content-Length is service.rs's case).
     let target = format!("/snapshots/generate/{}", encode(token_id));
     let mut chunked = Vec::new();
     for _ in 0..40 {
         chunked.extend_from_slice(format!("400\r\n{}\r\n", " ".repeat(0x400)).as_bytes());
     }
     chunked.extend_from_slice(b"0\r\n\r\n");
-    let oversized: [(&str, (&str, &str), &[u8]); 2] = [
-        (
-            "40 KiB in chunks",
-            ("Transfer-Encoding", "chunked"),
-            &chunked,
-        ),
-        (
-            "a 10 GB Content-Length",
-            ("Content-Length", "10000000000"),
-            b"{",
-        ),
-    ];
-    for (what, (name, value), body) in oversized {
-        let headers = [bearer(&wallet), json_type(), (name, value.to_string())];
-        let answer = raw(server, "POST", &target, &headers, body).await;
-        assert_eq!(answer.status, 413, "{what}: {}", answer.text);
-    }
+    let answer = raw(
+        server,
+        "POST",
+        &target,
+        &[
+            bearer(&wallet),
+            json_type(),
+            ("Transfer-Encoding", "chunked".to_string()),
+        ],
+        &chunked,
+    )
+    .await;
+    assert_eq!(answer.status, 413, "40 KiB in chunks: {}", answer.text);
 
     host.assert_nothing_happened(&wallet).await;
 }
@@ -677,21 +671,6 @@ async fn odd_plugin_names_on_the_admin_routes_change_nothing_on_disk() {
             }
         }
     }
-    // An upload declaring more than the plugin limit is refused on the header.
-    let answer = raw(
-        server,
-        "PUT",
-        "/plugins/stellar",
-        &[
-            bearer(&admin),
-            ("Content-Type", "application/wasm".into()),
-            ("Content-Length", (65u64 << 20).to_string()),
-        ],
-        b"\0asm",
-    )
-    .await;
-    assert_eq!(answer.status, 413, "a 65 MiB upload: {}", answer.text);
-
     // A valid name that nothing provides: 404, and a valid name the upload
     // does not carry: 400; neither writes a file.
     let answer = raw(server, "DELETE", "/plugins/victim", &[bearer(&admin)], b"").await;

@@ -36,11 +36,7 @@ pub const MAX_PLUGIN_BYTES: usize = 64 * 1024 * 1024;
 pub fn router() -> OpenApiRouter<AppState> {
     let upload = OpenApiRouter::default()
         .routes(routes!(install, remove))
-        .layer(DefaultBodyLimit::max(MAX_PLUGIN_BYTES))
-        .layer(axum::middleware::from_fn_with_state(
-            MAX_PLUGIN_BYTES,
-            super::refuse_declared_oversize,
-        ));
+        .layer(DefaultBodyLimit::max(MAX_PLUGIN_BYTES));
     OpenApiRouter::default().routes(routes!(list)).merge(upload)
 }
 

@@ -21,18 +21,13 @@ pub mod ws;
 
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::header;
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::extract::DefaultBodyLimit;
 use axum::{Extension, Router};
 use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use state::AppState;
-
-use error::ApiError;
 
 /// Largest request body accepted (the API takes small JSON bodies only;
 /// `PUT /plugins/{name}` has its own limit, [`admin::MAX_PLUGIN_BYTES`]).
@@ -44,17 +39,12 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// added by [`app`]). Register routes only with utoipa-axum's `routes!`, so
 /// each one is in `GET /openapi.json`.
 fn routes() -> OpenApiRouter<AppState> {
-    let small_bodies = rest::router()
+    let http = rest::router()
         .merge(documents::router())
         .merge(summary::router())
+        .merge(admin::router())
         .merge(health::router())
         .merge(openapi::router())
-        .layer(middleware::from_fn_with_state(
-            MAX_BODY_BYTES,
-            refuse_declared_oversize,
-        ));
-    let http = small_bodies
-        .merge(admin::router())
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
@@ -62,26 +52,6 @@ fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(http)
         .merge(ws::router())
-}
-
-/// Answers 413 at once when a request *declares* a body over `limit`
-/// (`Content-Length`), instead of reading up to the limit of a body that may
-/// never come; bodies without a length are cut at the limit as they are read
-/// (`DefaultBodyLimit`).
-pub(crate) async fn refuse_declared_oversize(
-    State(limit): State<usize>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    match declared {
-        Some(length) if length > limit as u64 => ApiError::PayloadTooLarge.into_response(),
-        _ => next.run(request).await,
-    }
 }
 
 /// The whole API.
