@@ -289,11 +289,13 @@ async fn a_cancelled_run_resumed_from_its_checkpoint_gives_identical_bytes() {
 
     let sink = Arc::new(CollectingSink::new("hedera"));
     let flag = sink.cancel_flag();
-    // Cancel once, the first time 1,000 holders are in.
+    // Cancel once, the first time 1,000 holders are in after the plugin
+    // reported progress (it does right after each checkpoint; the callback
+    // also runs after every emit, with the last report's `done`).
     let armed = std::sync::atomic::AtomicBool::new(true);
     let sink = Arc::new(Arc::try_unwrap(sink).ok().unwrap().with_progress(Box::new(
-        move |holders, _, _| {
-            if holders >= 1_000 && armed.swap(false, Ordering::SeqCst) {
+        move |holders, done, _| {
+            if done > 0 && holders >= 1_000 && armed.swap(false, Ordering::SeqCst) {
                 flag.store(true, Ordering::SeqCst);
             }
         },

@@ -19,6 +19,7 @@ fn job(id: &str, wallet: &str) -> JobRecord {
         status: JobStatus::Waiting,
         progress: 0,
         holder_count: None,
+        holders_so_far: None,
         resolved_at: None,
         error: None,
         created_at: 1,

@@ -148,6 +148,7 @@ async fn generate(
         status: JobStatus::Waiting,
         progress: 0,
         holder_count: None,
+        holders_so_far: None,
         resolved_at: None,
         error: None,
         created_at: now_ms(),

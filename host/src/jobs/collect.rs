@@ -10,7 +10,8 @@ use crate::jobs::store::SharedJobStore;
 use crate::runtime::{JobSink, LogLevel, SinkError};
 use crate::snapshot::{EmittedHolder, HolderSet};
 
-/// Progress callback: `(holders so far, plugin's done, plugin's total)`.
+/// Progress callback: `(holders so far, plugin's done, plugin's total)`,
+/// called on each progress report and after each accepted emit.
 pub type ProgressFn = Box<dyn Fn(usize, u64, Option<u64>) + Send + Sync>;
 
 /// Collects one job's holders in memory.
@@ -20,6 +21,9 @@ pub struct CollectingSink {
     checkpoint: Mutex<Option<String>>,
     cancelled: Arc<AtomicBool>,
     on_progress: Option<ProgressFn>,
+    /// The plugin's last `(done, total)`, repeated when an emit changes
+    /// the holder count between its progress reports.
+    last_progress: Mutex<(u64, Option<u64>)>,
     journal: Option<(SharedJobStore, String)>,
 }
 
@@ -31,6 +35,7 @@ impl CollectingSink {
             checkpoint: Mutex::new(None),
             cancelled: Arc::new(AtomicBool::new(false)),
             on_progress: None,
+            last_progress: Mutex::new((0, None)),
             journal: None,
         }
     }
@@ -111,6 +116,10 @@ impl JobSink for CollectingSink {
                 .await
                 .map_err(|e| SinkError::Storage(e.to_string()))?;
         }
+        if let Some(f) = &self.on_progress {
+            let (done, total) = *self.last_progress.lock().unwrap_or_else(|e| e.into_inner());
+            f(self.accounts(), done, total);
+        }
         Ok(())
     }
 
@@ -126,6 +135,7 @@ impl JobSink for CollectingSink {
     }
 
     fn progress(&self, done: u64, total: Option<u64>) {
+        *self.last_progress.lock().unwrap_or_else(|e| e.into_inner()) = (done, total);
         if let Some(f) = &self.on_progress {
             f(self.accounts(), done, total);
         }

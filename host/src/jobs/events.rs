@@ -62,7 +62,9 @@ impl JobEvent {
     pub fn for_state(job: &JobRecord) -> JobEvent {
         match job.status {
             JobStatus::Waiting => JobEvent::waiting(job),
-            JobStatus::Active if job.progress == 0 => JobEvent::active(job),
+            JobStatus::Active if job.progress == 0 && job.holders_so_far.is_none() => {
+                JobEvent::active(job)
+            }
             JobStatus::Active => JobEvent::progress(job),
             JobStatus::Completed => JobEvent::completed(job),
             JobStatus::Failed | JobStatus::Cancelled => JobEvent::failed(job),
@@ -77,8 +79,14 @@ impl JobEvent {
         Self::new(job, EventType::Active, Self::body(job, "activated"))
     }
 
+    /// The original payload, plus `holdersSoFar` once the plugin has
+    /// emitted holders.
     pub fn progress(job: &JobRecord) -> JobEvent {
-        Self::new(job, EventType::Progress, Self::body(job, "running"))
+        let mut body = Self::body(job, "running");
+        if let Some(holders) = job.holders_so_far {
+            body["holdersSoFar"] = json!(holders);
+        }
+        Self::new(job, EventType::Progress, body)
     }
 
     pub fn completed(job: &JobRecord) -> JobEvent {
@@ -309,6 +317,17 @@ mod tests {
         let done = JobEvent::completed(&job(JobStatus::Completed, 100));
         assert_eq!(done.payload["status"], "completed");
         assert_eq!(done.payload["holderCount"], 12);
+        let mut running = job(JobStatus::Active, 40);
+        let progress = JobEvent::progress(&running);
+        assert!(progress.payload.get("holdersSoFar").is_none());
+        running.holders_so_far = Some(3_000);
+        let progress = serde_json::to_value(JobEvent::progress(&running)).unwrap();
+        assert_eq!(
+            progress,
+            json!({"type": "snapshots_progress", "payload": {"jobId": "01J", "jobName": JOB_NAME,
+                "snapshotId": "0.0.5000", "status": "running", "progress": 40,
+                "holdersSoFar": 3000}})
+        );
         let mut failed_job = job(JobStatus::Failed, 30);
         failed_job.error = Some("upstream error".into());
         let failed = JobEvent::failed(&failed_job);

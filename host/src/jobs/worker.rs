@@ -146,6 +146,8 @@ impl JobHandler for SnapshotWorker {
             self.update(&job_id, |r| {
                 r.plugin = Some(id.clone());
                 r.plugin_sha256 = Some(sha.clone());
+                // Counted again from the journal this build writes.
+                r.holders_so_far = None;
             })
             .await
             .ok_or_else(|| JobFailure::Retryable("the job store is unavailable".into()))?;
@@ -162,12 +164,13 @@ impl JobHandler for SnapshotWorker {
         let last_progress = Arc::new(std::sync::Mutex::new(None::<std::time::Instant>));
         let sink = CollectingSink::new(plugin.id())
             .with_journal(self.store.clone(), job_id.clone())
-            .with_progress(Box::new(move |_holders, done, total| {
-                let Some(total) = total.filter(|t| *t > 0) else {
-                    return;
-                };
-                // Completion is 100; running stays below it.
-                let pct = ((done.min(total) * 100) / total).min(99) as u8;
+            .with_progress(Box::new(move |holders, done, total| {
+                // Completion is 100; running stays below it. A plugin that
+                // does not know its total still reports holders so far.
+                let pct = total
+                    .filter(|t| *t > 0)
+                    .map(|t| ((done.min(t) * 100) / t).min(99) as u8);
+                let holders = holders as u64;
                 let mut last = last_progress.lock().unwrap_or_else(|e| e.into_inner());
                 if last.is_some_and(|t| t.elapsed() < Duration::from_millis(250)) {
                     return;
@@ -180,9 +183,13 @@ impl JobHandler for SnapshotWorker {
                 );
                 tokio::spawn(async move {
                     let change = move |r: &mut JobRecord| {
-                        if r.status == JobStatus::Active && r.progress < pct {
-                            r.progress = pct;
+                        if r.status != JobStatus::Active {
+                            return;
                         }
+                        if let Some(pct) = pct {
+                            r.progress = r.progress.max(pct);
+                        }
+                        r.holders_so_far = Some(r.holders_so_far.unwrap_or(0).max(holders));
                     };
                     if let Ok(Some(r)) = store.update(&id, &change).await
                         && r.status == JobStatus::Active

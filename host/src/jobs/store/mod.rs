@@ -66,7 +66,12 @@ pub struct JobRecord {
     /// 0–100.
     #[schema(maximum = 100)]
     pub progress: u8,
+    /// Distinct holders in the finished document.
     pub holder_count: Option<u64>,
+    /// Distinct holders collected so far, while the job runs (resumed runs
+    /// count what their journal replayed). Kept after completion.
+    #[serde(default)]
+    pub holders_so_far: Option<u64>,
     pub resolved_at: Option<String>,
     pub error: Option<String>,
     /// Milliseconds since the Unix epoch.
