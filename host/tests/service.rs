@@ -263,7 +263,7 @@ async fn a_cancelled_job_stops_and_says_so(backend: Backend) {
     assert_eq!(body["status"], "cancelled", "{body}");
     assert_eq!(server.status(&alice, &queued).await["status"], "cancelled");
 
-    // A running one at its plugin's next emit.
+    // A running one when its worker next polls the record.
     let r = server
         .call(
             Method::DELETE,

@@ -352,7 +352,7 @@ async fn history(
 pub struct CancelAccepted {
     pub job_id: String,
     /// `cancelled` for a job no worker held yet; `active` for a running one,
-    /// which ends at its plugin's next `emit`.
+    /// which its worker ends within a quarter of a second.
     pub status: JobStatus,
     /// Always `true`.
     pub cancel_requested: bool,
@@ -360,8 +360,9 @@ pub struct CancelAccepted {
 
 /// Cancel a job
 ///
-/// A waiting job ends at once; a running one at its plugin's next `emit`
-/// (its events then say `cancelled`).
+/// A waiting job ends at once; a running one when its worker next polls
+/// the job (every 250 ms), which ends the plugin's call even while it
+/// waits on its upstream (its events then say `cancelled`).
 #[utoipa::path(
     delete,
     path = "/snapshots/{jobId}",
@@ -398,8 +399,8 @@ async fn cancel(
                 return;
             }
             r.cancel_requested = true;
-            // A job no worker holds yet ends here; a running one ends at
-            // its plugin's next emit.
+            // A job no worker holds yet ends here; a running one within a
+            // poll of its worker (its plugin's call is ended).
             if r.status == JobStatus::Waiting {
                 r.status = JobStatus::Cancelled;
                 r.error = Some("cancelled".into());

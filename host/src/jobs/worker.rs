@@ -80,6 +80,20 @@ impl SnapshotWorker {
         // The journal is only for resuming; a finished job needs none.
         let _ = self.store.clear_journal(job_id).await;
     }
+
+    /// Ends a job whose plugin was stopped: by shutdown (`interrupted`), it
+    /// is left resumable, and the queue delivers it again to continue from
+    /// its journal; by a cancel request, it is cancelled.
+    async fn end_stopped(&self, job_id: &str, interrupted: bool) -> Result<(), JobFailure> {
+        if interrupted {
+            self.update(job_id, |r| r.status = JobStatus::Waiting).await;
+            Err(JobFailure::Retryable("interrupted by shutdown".into()))
+        } else {
+            self.finish_failed(job_id, JobStatus::Cancelled, "cancelled".into())
+                .await;
+            Ok(())
+        }
+    }
 }
 
 #[async_trait]
@@ -206,10 +220,13 @@ impl JobHandler for SnapshotWorker {
         let sink = Arc::new(sink);
 
         // Cancellation (from any host, through the store) and shutdown both
-        // stop the plugin at its next emit; only the first ends the job.
+        // stop the plugin: its next emit is refused, and the call is ended
+        // at once (a plugin waiting on a slow upstream may not emit for a
+        // long time). Everything emitted so far is in the journal. The
+        // watcher returns only when the job is to stop.
         let stop = sink.cancel_flag();
         let interrupted = Arc::new(AtomicBool::new(false));
-        let watcher = {
+        let mut watcher = {
             let (store, stop, interrupted, id, ctx) = (
                 self.store.clone(),
                 stop.clone(),
@@ -248,8 +265,17 @@ impl JobHandler for SnapshotWorker {
             resume: journal.checkpoint,
             fetch_timeout: None,
         };
-        let outcome = take_snapshot(plugin, &spec, &self.gateway, sink.clone()).await;
+        let outcome = tokio::select! {
+            biased;
+            outcome = take_snapshot(plugin, &spec, &self.gateway, sink.clone()) => Some(outcome),
+            _ = &mut watcher => None,
+        };
         watcher.abort();
+        let Some(outcome) = outcome else {
+            return self
+                .end_stopped(&job_id, interrupted.load(Ordering::SeqCst))
+                .await;
+        };
 
         match outcome {
             Ok(taken) => {
@@ -292,17 +318,8 @@ impl JobHandler for SnapshotWorker {
                 Ok(())
             }
             Err(e) if stop.load(Ordering::SeqCst) && is_cancel(&e) => {
-                if interrupted.load(Ordering::SeqCst) {
-                    // Shutdown: leave the job resumable; the queue delivers it
-                    // again and it continues from its journal.
-                    self.update(&job_id, |r| r.status = JobStatus::Waiting)
-                        .await;
-                    Err(JobFailure::Retryable("interrupted by shutdown".into()))
-                } else {
-                    self.finish_failed(&job_id, JobStatus::Cancelled, "cancelled".into())
-                        .await;
-                    Ok(())
-                }
+                self.end_stopped(&job_id, interrupted.load(Ordering::SeqCst))
+                    .await
             }
             Err(e) => {
                 let message = e.to_string();
