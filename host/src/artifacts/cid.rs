@@ -8,6 +8,8 @@
 //! once: the local store computes CIDs with them and the IPFS client asks
 //! the node for exactly them, so the two always agree.
 
+use std::io;
+
 use cid::Cid;
 use rust_unixfs::file::adder::{BalancedCollector, Chunker, FileAdder};
 
@@ -36,17 +38,55 @@ impl ImportParams {
 
 /// The CIDv1 of `bytes` imported as a UnixFS file with [`IMPORT`].
 pub fn unixfs_cid(bytes: &[u8]) -> Cid {
-    let mut root = RootTracker::default();
-    let mut adder = adder();
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        let (blocks, consumed) = adder.push(rest);
-        root.saw(blocks);
-        rest = &rest[consumed..];
+    let mut writer = CidWriter::new();
+    io::Write::write_all(&mut writer, bytes).expect("a CidWriter never fails");
+    writer.finish()
+}
+
+/// Computes the CID of the bytes written to it as they arrive, so a
+/// document can be named while it is streamed to disk. It holds one chunk
+/// and the links of the tree built so far, never the document.
+pub struct CidWriter {
+    adder: FileAdder,
+    root: RootTracker,
+}
+
+impl CidWriter {
+    pub fn new() -> Self {
+        CidWriter {
+            adder: adder(),
+            root: RootTracker::default(),
+        }
     }
-    root.saw(adder.finish());
-    root.0
-        .expect("importing a file always yields at least one block")
+
+    /// The CID of everything written, as [`unixfs_cid`] gives it.
+    pub fn finish(mut self) -> Cid {
+        self.root.saw(self.adder.finish());
+        self.root
+            .0
+            .expect("importing a file always yields at least one block")
+    }
+}
+
+impl Default for CidWriter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl io::Write for CidWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let (blocks, consumed) = self.adder.push(buf);
+        self.root.saw(blocks);
+        Ok(consumed)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 fn adder() -> FileAdder {
@@ -109,17 +149,13 @@ mod tests {
     fn the_cid_does_not_depend_on_how_the_bytes_arrive() {
         let bytes: Vec<u8> = (0..700_000u32).map(|i| (i * 31 % 251) as u8).collect();
         let whole = unixfs_cid(&bytes);
-        let (mut adder, mut root) = (adder(), RootTracker::default());
-        for piece in bytes.chunks(1000) {
-            let mut rest = piece;
-            while !rest.is_empty() {
-                let (blocks, n) = adder.push(rest);
-                root.saw(blocks);
-                rest = &rest[n..];
+        for piece in [1, 1000, IMPORT.chunk_size - 1, IMPORT.chunk_size + 7] {
+            let mut writer = CidWriter::new();
+            for part in bytes.chunks(piece) {
+                io::Write::write_all(&mut writer, part).unwrap();
             }
+            assert_eq!(writer.finish(), whole, "pieces of {piece}");
         }
-        root.saw(adder.finish());
-        assert_eq!(root.0, Some(whole));
     }
 
     #[test]

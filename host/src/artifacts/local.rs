@@ -3,7 +3,8 @@
 //!
 //! Each file is written beside its final name, synced and renamed, so a
 //! reader never sees half a document and a crash leaves either nothing or
-//! the whole file. A file's name is the CID an IPFS node gives its bytes
+//! the whole file. A document can also be streamed in ([`LocalCas::incoming`]):
+//! its CID is computed on the way, so it is never held in memory whole. A file's name is the CID an IPFS node gives its bytes
 //! ([`super::cid`]), so a document stored here can be published later and
 //! keep its identity.
 
@@ -14,7 +15,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use cid::Cid;
 
-use super::cid::unixfs_cid;
+use super::cid::{CidWriter, unixfs_cid};
 use super::{ArtifactError, ArtifactStore};
 
 /// Content-addressed files in one directory.
@@ -55,6 +56,20 @@ impl LocalCas {
         Ok(cid)
     }
 
+    /// A new document to stream into the store: write it, then
+    /// [`IncomingFile::commit`] it under its CID. Dropped uncommitted, it
+    /// leaves nothing behind. Blocking.
+    pub fn incoming(&self) -> std::io::Result<IncomingFile> {
+        std::fs::create_dir_all(&self.dir)?;
+        let tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+        Ok(IncomingFile {
+            dir: self.dir.clone(),
+            file: std::io::BufWriter::with_capacity(256 * 1024, tmp),
+            cid: CidWriter::new(),
+            len: 0,
+        })
+    }
+
     /// The bytes of `cid`, if stored here. Blocking.
     pub fn get_blocking(&self, cid: &Cid) -> std::io::Result<Option<Vec<u8>>> {
         match std::fs::read(self.path(cid)) {
@@ -62,6 +77,43 @@ impl LocalCas {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// A document being written into a [`LocalCas`]: the bytes go to a
+/// temporary file beside the stored ones and through a [`CidWriter`].
+pub struct IncomingFile {
+    dir: PathBuf,
+    file: std::io::BufWriter<tempfile::NamedTempFile>,
+    cid: CidWriter,
+    len: u64,
+}
+
+impl IncomingFile {
+    /// Syncs the file and gives it its CID as name (a document already
+    /// stored under it is kept); returns the CID and the length.
+    pub fn commit(self) -> std::io::Result<(Cid, u64)> {
+        let tmp = self.file.into_inner().map_err(|e| e.into_error())?;
+        let cid = self.cid.finish();
+        let path = self.dir.join(cid.to_string());
+        if !path.exists() {
+            tmp.as_file().sync_all()?;
+            tmp.persist(&path).map_err(|e| e.error)?;
+        }
+        Ok((cid, self.len))
+    }
+}
+
+impl Write for IncomingFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.file.write(buf)?;
+        self.cid.write_all(&buf[..written])?;
+        self.len += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
     }
 }
 
@@ -105,6 +157,33 @@ mod tests {
             Some(&b"holders"[..])
         );
         assert_eq!(cas.get(&unixfs_cid(b"other")).await.unwrap(), None);
+        let names: Vec<_> = std::fs::read_dir(cas.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from(cid.to_string())]);
+    }
+
+    #[test]
+    fn a_streamed_document_is_stored_under_the_cid_of_its_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let cas = LocalCas::new(dir.path().join("artifacts"));
+        let bytes: Vec<u8> = (0..600_000u32).map(|i| (i % 253) as u8).collect();
+        let mut incoming = cas.incoming().unwrap();
+        for part in bytes.chunks(4099) {
+            incoming.write_all(part).unwrap();
+        }
+        let (cid, len) = incoming.commit().unwrap();
+        assert_eq!((cid, len), (unixfs_cid(&bytes), bytes.len() as u64));
+        assert_eq!(cas.get_blocking(&cid).unwrap(), Some(bytes.clone()));
+        // The same bytes again keep the stored file; one dropped midway
+        // leaves nothing.
+        let mut again = cas.incoming().unwrap();
+        again.write_all(&bytes).unwrap();
+        assert_eq!(again.commit().unwrap().0, cid);
+        let mut abandoned = cas.incoming().unwrap();
+        abandoned.write_all(b"half a document").unwrap();
+        drop(abandoned);
         let names: Vec<_> = std::fs::read_dir(cas.dir())
             .unwrap()
             .map(|e| e.unwrap().file_name())

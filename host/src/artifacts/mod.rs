@@ -20,9 +20,9 @@ pub mod shared;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-pub use self::cid::{parse_cid, unixfs_cid};
+pub use self::cid::{CidWriter, parse_cid, unixfs_cid};
 pub use kubo::{KuboClient, KuboConfig};
-pub use local::LocalCas;
+pub use local::{IncomingFile, LocalCas};
 pub use publish::{Artifacts, IpfsOptions, IpfsStatus, StoredDocuments};
 pub use shared::RedisBlobs;
 

@@ -118,22 +118,35 @@ impl Artifacts {
         })
     }
 
-    /// Stores a finished job's documents: locally (durably), then on the
-    /// IPFS node if one is configured. An upload that fails leaves the job
-    /// `pending` and is retried by [`Artifacts::run_uploader`]; only a local
-    /// failure is an error.
+    /// Publishes a finished job's documents, already in the local store
+    /// (rendered there by [`crate::jobs::documents::render_into`], synced):
+    /// to the cluster's shared store, then to the IPFS node if one is
+    /// configured. An upload that fails leaves the job `pending` and is
+    /// retried by [`Artifacts::run_uploader`]; only a local or shared-store
+    /// failure is an error. The documents are read back into memory only
+    /// when they go somewhere else.
     pub async fn store(
         &self,
         job_id: &str,
-        json: Bytes,
-        csv: Bytes,
+        json_cid: Cid,
+        csv_cid: Cid,
     ) -> Result<StoredDocuments, ArtifactError> {
-        let json_cid = self.local.put(json.clone()).await?;
-        let csv_cid = self.local.put(csv.clone()).await?;
+        let docs = if self.shared.is_some() || self.ipfs.is_some() {
+            let mut docs = Vec::with_capacity(2);
+            for cid in [json_cid, csv_cid] {
+                let bytes = self.local.get(&cid).await?.ok_or_else(|| {
+                    ArtifactError::Io(format!("document {cid} is missing from the local store"))
+                })?;
+                docs.push((cid, bytes));
+            }
+            docs
+        } else {
+            Vec::new()
+        };
         if let Some(shared) = &self.shared {
             // Before the job completes: once it says so, any host must be
             // able to serve its documents.
-            for bytes in [&json, &csv] {
+            for (_, bytes) in &docs {
                 shared.put(bytes.clone()).await.map_err(|e| {
                     ArtifactError::Unreachable(format!(
                         "storing the document in the {} store: {e}",
@@ -144,7 +157,7 @@ impl Artifacts {
         }
         let status = match &self.ipfs {
             None => IpfsStatus::Local,
-            Some(ipfs) => match publish(&ipfs.client, &[(json_cid, json), (csv_cid, csv)]).await {
+            Some(ipfs) => match publish(&ipfs.client, &docs).await {
                 Ok(()) => IpfsStatus::Pinned,
                 Err(e @ ArtifactError::Mismatch { .. }) => {
                     tracing::error!(job_id, "IPFS upload refused: {e}");

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 
 use crate::artifacts::{Artifacts, IpfsStatus};
-use crate::jobs::documents::render;
+use crate::jobs::documents::render_into;
 use crate::jobs::events::{EventBus, JobEvent};
 use crate::jobs::queue::{JobContext, JobFailure, JobHandler, SnapshotJob};
 use crate::jobs::store::{JobRecord, JobStatus, SharedJobStore};
@@ -281,14 +281,17 @@ impl JobHandler for SnapshotWorker {
             Ok(taken) => {
                 let doc = taken.document;
                 let (count, resolved) = (doc.holder_count() as u64, doc.meta().resolved_at.clone());
-                let rendered = tokio::task::spawn_blocking(move || render(&doc))
+                // Rendered straight into the local store; the holders are
+                // freed before the documents are published.
+                let local = self.artifacts.local().clone();
+                let rendered = tokio::task::spawn_blocking(move || render_into(&doc, &local))
                     .await
                     .map_err(|e| JobFailure::Retryable(format!("rendering documents: {e}")))?
                     .map_err(|e| JobFailure::Retryable(format!("rendering documents: {e}")))?;
                 let sha = rendered.json_sha256;
                 let stored = self
                     .artifacts
-                    .store(&job_id, rendered.json.into(), rendered.csv.into())
+                    .store(&job_id, rendered.json_cid, rendered.csv_cid)
                     .await
                     .map_err(|e| JobFailure::Retryable(format!("storing documents: {e}")))?;
                 if let Some(record) = self

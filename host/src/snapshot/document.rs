@@ -11,6 +11,7 @@
 //! of the output.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use sha2::{Digest, Sha256};
@@ -210,20 +211,98 @@ impl CanonicalSnapshot {
     ///
     /// # Errors
     /// Any error of `out`.
-    pub fn write_json<W: Write>(&self, out: W) -> io::Result<()> {
-        let mut out = io::BufWriter::with_capacity(64 * 1024, out);
+    pub fn write_json<W: Write>(&self, mut out: W) -> io::Result<()> {
+        self.write_documents(Some(&mut out), None)
+    }
+
+    /// Writes the CSV table: header `rank,account,balance,balance_formatted,share`,
+    /// one row per holder in rank order, `\n` line ends, RFC 4180 quoting of
+    /// the account when it needs it (numbers never do).
+    ///
+    /// # Errors
+    /// Any error of `out`.
+    pub fn write_csv<W: Write>(&self, mut out: W) -> io::Result<()> {
+        self.write_documents(None, Some(&mut out))
+    }
+
+    /// Writes the JSON document ([`Self::write_json`]) and the CSV table
+    /// ([`Self::write_csv`]) in one pass over the holders, each holder's
+    /// numbers formatted once for both. Either may be left out. Output is
+    /// buffered internally.
+    ///
+    /// # Errors
+    /// Any error of either writer.
+    pub fn write_documents(
+        &self,
+        json: Option<&mut dyn Write>,
+        csv: Option<&mut dyn Write>,
+    ) -> io::Result<()> {
+        let mut json = json.map(|out| io::BufWriter::with_capacity(64 * 1024, out));
+        let mut csv = csv.map(|out| io::BufWriter::with_capacity(64 * 1024, out));
+        if let Some(out) = &mut json {
+            self.write_json_head(out)?;
+        }
+        if let Some(out) = &mut csv {
+            out.write_all(b"rank,account,balance,balance_formatted,share\n")?;
+        }
+        // balance, formatted balance and share, one after the other.
+        let mut numbers = String::with_capacity(96);
+        for holder in self.holders() {
+            numbers.clear();
+            write!(numbers, "{}", holder.balance).map_err(io::Error::other)?;
+            let balance_end = numbers.len();
+            write!(numbers, "{}", self.formatted(holder.balance)).map_err(io::Error::other)?;
+            let formatted_end = numbers.len();
+            numbers.push_str(&self.share(holder.balance));
+            let balance = &numbers[..balance_end];
+            let formatted = &numbers[balance_end..formatted_end];
+            let share = &numbers[formatted_end..];
+            if let Some(out) = &mut json {
+                if holder.rank > 1 {
+                    out.write_all(b",")?;
+                }
+                write!(out, "{{\"rank\":{},\"account\":", holder.rank)?;
+                write_json_string(out, holder.account)?;
+                write!(
+                    out,
+                    ",\"balance\":\"{balance}\",\"balance_formatted\":\"{formatted}\",\"share\":\"{share}\""
+                )?;
+                if let Some(attributes) = holder.attributes.filter(|map| !map.is_empty()) {
+                    out.write_all(b",\"attributes\":")?;
+                    serde_json::to_writer(&mut *out, attributes)?;
+                }
+                out.write_all(b"}")?;
+            }
+            if let Some(out) = &mut csv {
+                write!(out, "{},", holder.rank)?;
+                write_csv_field(out, holder.account)?;
+                writeln!(out, ",{balance},{formatted},{share}")?;
+            }
+        }
+        if let Some(mut out) = json {
+            out.write_all(b"]}\n")?;
+            out.flush()?;
+        }
+        if let Some(mut out) = csv {
+            out.flush()?;
+        }
+        Ok(())
+    }
+
+    /// The JSON document up to the opening of its `holders` list.
+    fn write_json_head(&self, out: &mut impl Write) -> io::Result<()> {
         let meta = &self.meta;
         let token = &meta.token;
         out.write_all(b"{\"chain\":")?;
-        write_json_string(&mut out, &meta.chain)?;
+        write_json_string(out, &meta.chain)?;
         out.write_all(b",\"network\":")?;
-        write_json_string(&mut out, &meta.network)?;
+        write_json_string(out, &meta.network)?;
         out.write_all(b",\"token_id\":")?;
-        write_json_string(&mut out, &meta.token_id)?;
+        write_json_string(out, &meta.token_id)?;
         out.write_all(b",\"token\":{\"name\":")?;
-        write_json_string(&mut out, &token.name)?;
+        write_json_string(out, &token.name)?;
         out.write_all(b",\"symbol\":")?;
-        write_json_string(&mut out, &token.symbol)?;
+        write_json_string(out, &token.symbol)?;
         write!(
             out,
             ",\"decimals\":{},\"kind\":\"{}\",\"total_supply\":",
@@ -231,11 +310,11 @@ impl CanonicalSnapshot {
             token.kind.as_str()
         )?;
         match &token.total_supply {
-            Some(total_supply) => write_json_string(&mut out, total_supply)?,
+            Some(total_supply) => write_json_string(out, total_supply)?,
             None => out.write_all(b"null")?,
         }
         out.write_all(b"},\"resolved_at\":")?;
-        write_json_string(&mut out, &meta.resolved_at)?;
+        write_json_string(out, &meta.resolved_at)?;
         write!(
             out,
             ",\"holder_count\":{},\"total_balance\":\"{}\",\"total_balance_formatted\":\"{}\",\"min_balance\":",
@@ -248,58 +327,14 @@ impl CanonicalSnapshot {
             None => out.write_all(b"null")?,
         }
         out.write_all(b",\"attributes\":")?;
-        serde_json::to_writer(&mut out, &meta.attributes)?;
+        serde_json::to_writer(&mut *out, &meta.attributes)?;
         out.write_all(b",\"plugin\":{\"name\":")?;
-        write_json_string(&mut out, &meta.plugin.name)?;
+        write_json_string(out, &meta.plugin.name)?;
         out.write_all(b",\"version\":")?;
-        write_json_string(&mut out, &meta.plugin.version)?;
+        write_json_string(out, &meta.plugin.version)?;
         out.write_all(b",\"sha256\":")?;
-        write_json_string(&mut out, &meta.plugin.sha256)?;
-        out.write_all(b"},\"holders\":[")?;
-        for holder in self.holders() {
-            if holder.rank > 1 {
-                out.write_all(b",")?;
-            }
-            write!(out, "{{\"rank\":{},\"account\":", holder.rank)?;
-            write_json_string(&mut out, holder.account)?;
-            write!(
-                out,
-                ",\"balance\":\"{}\",\"balance_formatted\":\"{}\",\"share\":\"{}\"",
-                holder.balance,
-                self.formatted(holder.balance),
-                self.share(holder.balance)
-            )?;
-            if let Some(attributes) = holder.attributes.filter(|map| !map.is_empty()) {
-                out.write_all(b",\"attributes\":")?;
-                serde_json::to_writer(&mut out, attributes)?;
-            }
-            out.write_all(b"}")?;
-        }
-        out.write_all(b"]}\n")?;
-        out.flush()
-    }
-
-    /// Writes the CSV table: header `rank,account,balance,balance_formatted,share`,
-    /// one row per holder in rank order, `\n` line ends, RFC 4180 quoting of
-    /// the account when it needs it (numbers never do).
-    ///
-    /// # Errors
-    /// Any error of `out`.
-    pub fn write_csv<W: Write>(&self, out: W) -> io::Result<()> {
-        let mut out = io::BufWriter::with_capacity(64 * 1024, out);
-        out.write_all(b"rank,account,balance,balance_formatted,share\n")?;
-        for holder in self.holders() {
-            write!(out, "{},", holder.rank)?;
-            write_csv_field(&mut out, holder.account)?;
-            writeln!(
-                out,
-                ",{},{},{}",
-                holder.balance,
-                self.formatted(holder.balance),
-                self.share(holder.balance)
-            )?;
-        }
-        out.flush()
+        write_json_string(out, &meta.plugin.sha256)?;
+        out.write_all(b"},\"holders\":[")
     }
 }
 
