@@ -76,12 +76,21 @@ impl Default for SimulatorConfig {
     }
 }
 
-/// A switch that makes the simulator answer every request with one error status, e.g. an
-/// outage (503) or a token the mirror node no longer knows (404), for as long as a test wants.
+/// Switches a test steers at run time. An outage makes the simulator answer every request with
+/// one error status, e.g. 503, or 404 for a token the mirror node no longer knows. A hold stalls
+/// balance pages until released (token lookups still answer, so new jobs can be validated), so a
+/// test can look at a job that is part way through.
 /// Unlike `error_ratio` it is steered at run time and deterministic. Clones share the switch:
 /// put one in [`SimulatorConfig::faults`] and keep the other.
 #[derive(Clone, Default)]
-pub struct Faults(Arc<Mutex<Option<Outage>>>);
+pub struct Faults(Arc<Switches>);
+
+#[derive(Default)]
+struct Switches {
+    outage: Mutex<Option<Outage>>,
+    /// `Some(pass)`: the next `pass` balance pages go through, later ones wait for a release.
+    hold: tokio::sync::watch::Sender<Option<u64>>,
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Outage {
@@ -101,17 +110,51 @@ impl Faults {
     /// until [`Faults::clear`].
     pub fn fail_after(&self, pass: u64, status: u16) {
         let status = StatusCode::from_u16(status).expect("a valid HTTP status");
-        *self.0.lock().expect("faults lock poisoned") = Some(Outage { status, pass });
+        *self.0.outage.lock().expect("faults lock poisoned") = Some(Outage { status, pass });
     }
 
     /// Back to normal service.
     pub fn clear(&self) {
-        *self.0.lock().expect("faults lock poisoned") = None;
+        *self.0.outage.lock().expect("faults lock poisoned") = None;
+    }
+
+    /// The next `pass` requests for balance pages (`/api/v1/tokens/{id}/balances`) are served,
+    /// then every later one waits (before its latency and rate limit) until [`Faults::release`].
+    /// Other routes are never held.
+    pub fn hold_after(&self, pass: u64) {
+        self.0.hold.send_replace(Some(pass));
+    }
+
+    /// Lets every held request, and every later one, through.
+    pub fn release(&self) {
+        self.0.hold.send_replace(None);
+    }
+
+    /// Returns when this request may proceed (consumes one `pass` of a hold).
+    async fn pass_hold(&self) {
+        let mut changes = self.0.hold.subscribe();
+        loop {
+            let mut go = false;
+            self.0.hold.send_if_modified(|hold| {
+                match hold {
+                    None => go = true,
+                    Some(0) => {}
+                    Some(pass) => {
+                        *pass -= 1;
+                        go = true;
+                    }
+                }
+                false
+            });
+            if go || changes.changed().await.is_err() {
+                return;
+            }
+        }
     }
 
     /// The status to answer this request with, if the switch is on (consumes one `pass`).
     fn next(&self) -> Option<StatusCode> {
-        let mut outage = self.0.lock().expect("faults lock poisoned");
+        let mut outage = self.0.outage.lock().expect("faults lock poisoned");
         let outage = outage.as_mut()?;
         if outage.pass > 0 {
             outage.pass -= 1;
@@ -123,8 +166,12 @@ impl Faults {
 
 impl std::fmt::Debug for Faults {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let outage = *self.0.lock().expect("faults lock poisoned");
-        f.debug_tuple("Faults").field(&outage).finish()
+        let outage = *self.0.outage.lock().expect("faults lock poisoned");
+        let hold = *self.0.hold.borrow();
+        f.debug_struct("Faults")
+            .field("outage", &outage)
+            .field("hold", &hold)
+            .finish()
     }
 }
 
@@ -258,12 +305,15 @@ impl MirrorNodeSimulator {
     }
 }
 
-/// Middleware applying the knobs, in this order: count, latency, rate limit, fault injection,
-/// route, churn.
+/// Middleware applying the knobs, in this order: count, hold (balance pages), latency, rate
+/// limit, fault injection, route, churn.
 async fn behaviour(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     shared
         .stats
         .count_request(shared.started.elapsed().as_secs());
+    if request.uri().path().ends_with("/balances") {
+        shared.config.faults.pass_hold().await;
+    }
     if !shared.config.latency.is_zero() {
         tokio::time::sleep(shared.config.latency).await;
     }
@@ -343,5 +393,28 @@ mod tests {
         assert_eq!(faults.next(), None);
         assert_eq!(faults, kept);
         assert_ne!(faults, Faults::default());
+    }
+
+    #[tokio::test]
+    async fn a_hold_passes_then_stalls_requests_until_released() {
+        let faults = Faults::default();
+        faults.pass_hold().await;
+        faults.hold_after(1);
+        faults.pass_hold().await;
+        let mut held = tokio::spawn({
+            let faults = faults.clone();
+            async move { faults.pass_hold().await }
+        });
+        // Not done after the stalled request has had every chance to run.
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            futures_util::poll!(&mut held).is_pending(),
+            "the request past the pass is held"
+        );
+        faults.release();
+        held.await.unwrap();
+        faults.pass_hold().await;
     }
 }
