@@ -2,9 +2,12 @@
 //! system's `/usr/bin/chromium`, driven by `playwright-core` from
 //! `tests/web-e2e`) against a real `snapshot-host serve` in front of the
 //! Hedera mirror-node simulator. The browser signs in, takes a snapshot,
-//! watches its progress bar reach 100 %, opens the snapshot view and
-//! downloads the CSV, which must be byte for byte the API's CSV; a
-//! screenshot of every step lands in `<target tmp dir>/web-e2e/`.
+//! sees its holders so far while the simulator holds the rest of the
+//! ledger back, cancels a second snapshot, watches the first one's
+//! progress bar reach 100 %, opens the snapshot view and downloads the CSV,
+//! which must be byte for byte the API's CSV; as an admin it has a bad
+//! plugin file refused, then uploads and removes a plugin. A screenshot of
+//! every step lands in `<target tmp dir>/web-e2e/`.
 //!
 //! Also checks, without a browser, what the page relies on: the page and
 //! its assets with their content types and policy, and the summary route.
@@ -12,11 +15,19 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::Duration;
 
 use common::{Backend, Deployment, Ledger, now, token, wallet_token};
 use reqwest::Method;
 use serde_json::{Value, json};
+use snapshot_host::registry::BUNDLED;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+
+/// Balance pages the simulator answers before it holds the rest back (token
+/// lookups are never held): the plugin's probes and a few pages, so the
+/// first job has holders but not all of them.
+const REQUESTS_BEFORE_HOLD: u64 = 8;
 
 /// Longest the browser run may take (debug host, two busy cores).
 const BROWSER_DEADLINE: Duration = Duration::from_secs(300);
@@ -45,6 +56,16 @@ fn output_dir() -> PathBuf {
     dir
 }
 
+/// The list of numbers `key` of the browser run's result.
+fn numbers(result: &Value, key: &str) -> Vec<u64> {
+    result[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("{key} in {result}"))
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_takes_a_snapshot_through_the_page() {
     let browser = chromium();
@@ -61,6 +82,15 @@ async fn a_browser_takes_a_snapshot_through_the_page() {
     let out = output_dir();
     println!("web e2e screenshots: {}", out.display());
 
+    // What the admin uploads: the bundled Hedera component as a file
+    // (it then overrides the bundled one), and a file that is no component.
+    let plugin_file = out.join("hedera.wasm");
+    let hedera = BUNDLED.iter().find(|(n, _)| *n == "hedera").unwrap().1;
+    std::fs::write(&plugin_file, hedera).unwrap();
+    let bad_file = out.join("not-a-component.wasm");
+    std::fs::write(&bad_file, b"MZ\x90\x00 this is not WebAssembly").unwrap();
+
+    ledger.faults.hold_after(REQUESTS_BEFORE_HOLD);
     let mut node = tokio::process::Command::new("node");
     node.arg(e2e_dir().join("run.mjs"))
         .arg(&server.base)
@@ -68,30 +98,50 @@ async fn a_browser_takes_a_snapshot_through_the_page() {
         .arg(&admin)
         .arg(&out)
         .arg(&ledger.at)
+        .arg(&plugin_file)
+        .arg(&bad_file)
         .env("CHROMIUM", &browser)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let run = tokio::time::timeout(BROWSER_DEADLINE, node.output())
-        .await
-        .expect("the browser run ends within its deadline")
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&run.stdout);
+    let mut child = node.spawn().expect("node runs");
+    let mut stderr = child.stderr.take().unwrap();
+    let stderr = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text).await;
+        text
+    });
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut stdout = Vec::new();
+    let mut released = false;
+    let run = tokio::time::timeout(BROWSER_DEADLINE, async {
+        while let Some(line) = lines.next_line().await.expect("node's output") {
+            // The page has shown the held job's holders so far: let the
+            // ledger go on.
+            if serde_json::from_str::<Value>(&line).is_ok_and(|v| v["release"] == true) {
+                ledger.faults.release();
+                released = true;
+            }
+            stdout.push(line);
+        }
+        child.wait().await.expect("node ends")
+    })
+    .await
+    .expect("the browser run ends within its deadline");
+    ledger.faults.release();
+    let stderr = stderr.await.unwrap();
     assert!(
-        run.status.success(),
-        "the browser run failed ({}); screenshots in {}:\n{}\n{stdout}",
-        run.status,
+        run.success(),
+        "the browser run failed ({run}); screenshots in {}:\n{stderr}\n{}",
         out.display(),
-        String::from_utf8_lossy(&run.stderr)
+        stdout.join("\n")
     );
-    let result: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert!(released, "the page asked for the ledger to be released");
+    let result: Value = serde_json::from_str(stdout.last().unwrap()).unwrap();
     let job = result["jobId"].as_str().unwrap();
 
     // The bar the user watched only went up, and ended at 100 %.
-    let seen: Vec<u64> = result["progressSeen"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap())
-        .collect();
+    let seen = numbers(&result, "progressSeen");
     assert_eq!(seen.last(), Some(&100), "{seen:?}");
     assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
 
@@ -102,6 +152,23 @@ async fn a_browser_takes_a_snapshot_through_the_page() {
     assert_eq!(status["at"], ledger.at.as_str());
     let holders = status["holderCount"].as_u64().unwrap();
     assert!(holders > 100, "{status}");
+
+    // While the ledger was held the page counted holders, some but not all,
+    // and the count only went up.
+    let counted = numbers(&result, "holdersSeen");
+    assert!(
+        counted.first().is_some_and(|&first| 0 < first && first < holders),
+        "{counted:?} of {holders}"
+    );
+    assert!(counted.windows(2).all(|w| w[0] < w[1]), "{counted:?}");
+    assert!(counted.iter().all(|&c| c <= holders), "{counted:?}");
+
+    // The second job was cancelled, and says so.
+    let cancelled = server
+        .status(&wallet, result["cancelledId"].as_str().unwrap())
+        .await;
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    assert_ne!(result["cancelledId"], result["jobId"]);
     // The view shows the count with thousands separators.
     let digits = holders.to_string();
     let grouped: Vec<&str> = digits
@@ -129,9 +196,45 @@ async fn a_browser_takes_a_snapshot_through_the_page() {
             .ends_with(".csv")
     );
 
+    // The admin's bad file was refused, the upload served from the plugins
+    // directory, and its removal restored the bundled plugin.
+    assert!(
+        !result["uploadRefusal"].as_str().unwrap().is_empty(),
+        "{result}"
+    );
+    assert!(
+        result["uploaded"]
+            .as_str()
+            .unwrap()
+            .starts_with("Plugin hedera"),
+        "{result}"
+    );
+    assert!(
+        result["removed"].as_str().unwrap().contains("restored"),
+        "{result}"
+    );
+    let plugins_dir = deployment.data_dir().join("plugins");
+    assert!(
+        !plugins_dir.join("hedera.wasm").exists(),
+        "the removed file is gone"
+    );
+    let listed = server
+        .call(Method::GET, "/plugins", Some(&admin))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let hedera = listed["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "hedera")
+        .expect("hedera is listed");
+    assert_eq!(hedera["origin"], "bundled", "{hedera}");
+
     // One screenshot per step, each a PNG.
     let shots = result["screenshots"].as_array().unwrap();
-    assert!(shots.len() >= 10, "{shots:?}");
+    assert!(shots.len() >= 16, "{shots:?}");
     for shot in shots {
         let bytes = std::fs::read(shot.as_str().unwrap()).unwrap();
         assert!(bytes.starts_with(b"\x89PNG"), "{shot}");

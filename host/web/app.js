@@ -118,7 +118,7 @@ window.addEventListener("hashchange", route);
 
 // ---------------------------------------------------------------- jobs
 
-/** jobId → {record, samples: [[ms, progress]], node} */
+/** jobId → {record, samples: [[ms, progress, holdersSoFar]], node} */
 const jobs = new Map();
 let nextCursor = null;
 
@@ -144,16 +144,33 @@ function announce(text) {
   $("announce").textContent = text;
 }
 
-/** %/s and seconds left from the progress samples of the current run. */
+/**
+ * Holders/s (or %/s when the plugin reports no holders) and seconds left
+ * from the progress samples of the current run.
+ */
 function rateAndEta(entry) {
   const samples = entry.samples;
   if (samples.length < 2) return null;
-  const [t0, p0] = samples[0];
-  const [t1, p1] = samples[samples.length - 1];
+  const [t0, p0, h0] = samples[0];
+  const [t1, p1, h1] = samples[samples.length - 1];
   const seconds = (t1 - t0) / 1000;
-  if (seconds <= 0 || p1 <= p0) return null;
-  const rate = (p1 - p0) / seconds;
-  return { rate, eta: (100 - p1) / rate };
+  if (seconds <= 0) return null;
+  const percentRate = (p1 - p0) / seconds;
+  const eta = percentRate > 0 ? (100 - p1) / percentRate : null;
+  if (h1 !== null && h0 !== null && h1 > h0) {
+    return { rate: `${count(Math.round((h1 - h0) / seconds))} holders/s`, eta };
+  }
+  if (percentRate > 0) return { rate: `${percentRate.toFixed(1)} %/s`, eta };
+  return null;
+}
+
+/** What the Holders field says: the final count, or the count so far. */
+function holdersText(r, finished) {
+  if (r.holderCount !== null && r.holderCount !== undefined) return count(r.holderCount);
+  if (r.holdersSoFar !== null && r.holdersSoFar !== undefined) {
+    return finished ? `${count(r.holdersSoFar)} collected` : `${count(r.holdersSoFar)} so far`;
+  }
+  return finished ? "—" : r.status === "waiting" ? "—" : "none yet";
 }
 
 function jobNode(entry) {
@@ -170,9 +187,9 @@ function jobNode(entry) {
           : `${r.progress} %`;
   const timing = r.status === "active" ? rateAndEta(entry) : null;
   const details = [
-    ["Holders", r.holderCount !== null && r.holderCount !== undefined ? count(r.holderCount) : finished ? "—" : "counted when done"],
-    ["Rate", timing ? `${timing.rate.toFixed(1)} %/s` : "—"],
-    ["ETA", timing ? duration(timing.eta) : r.status === "waiting" ? "waiting for a worker" : "—"],
+    ["Holders", holdersText(r, finished)],
+    ["Rate", timing ? timing.rate : "—"],
+    ["ETA", timing && timing.eta !== null ? duration(timing.eta) : r.status === "waiting" ? "waiting for a worker" : "—"],
     ["Started", dateTime(r.startedAt ?? r.createdAt)],
   ];
   if (r.resolvedAt) details.push(["Point in time", pointInTime(r.resolvedAt, r.chain)]);
@@ -277,6 +294,9 @@ function upsert(record, { prepend = false } = {}) {
       merged.progress = before.progress;
     } else if (!FINISHED.has(merged.status)) {
       merged.progress = Math.max(before.progress ?? 0, merged.progress ?? 0);
+      if (before.holdersSoFar != null || merged.holdersSoFar != null) {
+        merged.holdersSoFar = Math.max(before.holdersSoFar ?? 0, merged.holdersSoFar ?? 0);
+      }
     }
     entry.record = merged;
     render(entry);
@@ -309,7 +329,7 @@ async function cancelJob(id) {
   try {
     const answer = await (await call("DELETE", `/snapshots/${encodeURIComponent(id)}`)).json();
     upsert({ jobId: id, status: answer.status });
-    announce(answer.status === "cancelled" ? "Snapshot cancelled." : "Cancelling: the snapshot stops at its next batch.");
+    announce(answer.status === "cancelled" ? "Snapshot cancelled." : "Cancelling: the snapshot stops within a moment.");
   } catch (e) {
     showError("jobs-error", `Could not cancel: ${e.message}`);
   }
@@ -351,11 +371,18 @@ function onEvent(event) {
   }
   const before = entry.record.status;
   const progress = typeof payload.progress === "number" ? payload.progress : entry.record.progress;
+  const holdersSoFar = typeof payload.holdersSoFar === "number" ? payload.holdersSoFar : entry.record.holdersSoFar ?? null;
   if (status === "active") {
-    entry.samples.push([Date.now(), progress]);
+    entry.samples.push([Date.now(), progress, holdersSoFar]);
     if (entry.samples.length > 20) entry.samples.splice(1, 1);
   }
-  upsert({ jobId: id, status, progress: status === "completed" ? 100 : progress, error: payload.error ?? entry.record.error });
+  upsert({
+    jobId: id,
+    status,
+    progress: status === "completed" ? 100 : progress,
+    holdersSoFar,
+    error: payload.error ?? entry.record.error,
+  });
   if (before !== status) {
     announce(`${entry.record.tokenId}: ${status}${status === "failed" && payload.error ? ` (${payload.error})` : ""}.`);
   }
@@ -588,7 +615,7 @@ function pluginRow(p) {
       {},
       h("strong", {}, p.name),
       ` ${p.version}`,
-      h("div", { class: "muted small" }, `${p.origin}${p.file ? ` · ${p.file}` : ""} · WIT ${p.wit} · ${count(p.jobsRun)} jobs`),
+      h("div", { class: "muted small" }, `${p.origin}${p.file ? ` · ${p.file}` : ""} · WIT ${p.wit} · ${count(p.jobsRun)} ${p.jobsRun === 1 ? "job" : "jobs"}`),
     ),
     h("td", {}, p.chains.join(", "), h("div", { class: "muted small" }, p.networks.join(", "))),
     h(
