@@ -5,7 +5,7 @@
 //! `GET /openapi.json`, nor at another path or method than documented.
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -260,6 +260,37 @@ pub(crate) async fn own_job(
     }
 }
 
+/// One of the caller's completed jobs, and its document in `format` as it
+/// streams from the store (or the IPFS node). A job not completed is a
+/// 409; a completed one whose document cannot be found is a 500.
+pub(crate) async fn own_document(
+    state: &AppState,
+    caller: &Caller,
+    job_id: &str,
+    format: DocumentFormat,
+) -> Result<(JobRecord, Body), ApiError> {
+    let job = own_job(state, caller, job_id).await?;
+    if job.status != JobStatus::Completed {
+        return Err(ApiError::Conflict(format!(
+            "snapshot job {job_id} is {}, not completed",
+            job.status.as_str()
+        )));
+    }
+    let cid = match format {
+        DocumentFormat::Json => job.ipfs_cid.as_deref(),
+        DocumentFormat::Csv => job.csv_cid.as_deref(),
+    }
+    .ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!(
+            "completed job {job_id} has no document CID"
+        ))
+    })?;
+    let body = super::documents::open(state, cid).await?.ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!("document {cid} of job {job_id} is missing"))
+    })?;
+    Ok((job, body))
+}
+
 /// One job of the caller's
 ///
 /// Another wallet's job is a 404, as if it did not exist.
@@ -488,25 +519,7 @@ async fn download(
             "format must be json or csv, not {requested:?}"
         )));
     };
-    let job = own_job(&state, &caller, &job_id).await?;
-    if job.status != JobStatus::Completed {
-        return Err(ApiError::Conflict(format!(
-            "snapshot job {job_id} is {}, not completed",
-            job.status.as_str()
-        )));
-    }
-    let cid = match format {
-        DocumentFormat::Json => job.ipfs_cid.as_deref(),
-        DocumentFormat::Csv => job.csv_cid.as_deref(),
-    }
-    .ok_or_else(|| {
-        ApiError::Internal(anyhow::anyhow!(
-            "completed job {job_id} has no document CID"
-        ))
-    })?;
-    let body = super::documents::open(&state, cid).await?.ok_or_else(|| {
-        ApiError::Internal(anyhow::anyhow!("document {cid} of job {job_id} is missing"))
-    })?;
+    let (job, body) = own_document(&state, &caller, &job_id, format).await?;
     let name = format!(
         "snapshot-{}-{}.{}",
         job.token_id

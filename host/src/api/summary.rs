@@ -32,9 +32,9 @@ use utoipa_axum::routes;
 use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::openapi::TAG_SNAPSHOTS;
-use crate::api::rest::own_job;
+use crate::api::rest::own_document;
 use crate::api::state::AppState;
-use crate::jobs::store::JobStatus;
+use crate::jobs::documents::DocumentFormat;
 use crate::snapshot::Amount;
 use crate::snapshot::document::{SHARE_DECIMAL_PLACES, TokenKind};
 
@@ -190,21 +190,8 @@ async fn summary(
             "top must be between 1 and {MAX_TOP}"
         )));
     }
-    let job = own_job(&state, &caller, &job_id).await?;
-    if job.status != JobStatus::Completed {
-        return Err(ApiError::Conflict(format!(
-            "snapshot job {job_id} is {}, not completed",
-            job.status.as_str()
-        )));
-    }
-    let cid = job.ipfs_cid.as_deref().ok_or_else(|| {
-        ApiError::Internal(anyhow::anyhow!(
-            "completed job {job_id} has no document CID"
-        ))
-    })?;
-    let body = super::documents::open(&state, cid).await?.ok_or_else(|| {
-        ApiError::Internal(anyhow::anyhow!("document {cid} of job {job_id} is missing"))
-    })?;
+    let (job, body) = own_document(&state, &caller, &job_id, DocumentFormat::Json).await?;
+    let cid = job.ipfs_cid.clone().unwrap_or_default();
     // Parse while the bytes stream in, on a blocking thread: memory is the
     // top holders kept, not the document.
     let stream = body.into_data_stream().map_err(std::io::Error::other);
