@@ -1,6 +1,7 @@
-//! Builds guest crates of this workspace for wasm32-wasip2 from a build
-//! script. Shared by `host/build.rs` (bundled plugins) and `tests/build.rs`
-//! (test-only plugins) through `#[path]`.
+//! Builds guest crates of this workspace for wasm32-wasip2. Shared through
+//! `#[path]` by `host/build.rs` (bundled plugins), `tests/build.rs`
+//! (test-only plugins) and the host's integration tests
+//! (`host/tests/common`, guests built on demand).
 //!
 //! The nested cargo uses its own target directory (`target/wasm-guests`), so
 //! it never waits on the lock the outer build holds, and a cleaned
@@ -10,25 +11,28 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Builds `crates` (package names) in release mode and copies each
-/// `<crate>.wasm` to `out_dir/<name>.wasm`; returns those paths in order.
-pub fn build(root: &Path, out_dir: &Path, crates: &[(&str, &str)]) -> Vec<PathBuf> {
-    let target_dir = root.join("target").join("wasm-guests");
+/// Where guests are built: `target/wasm-guests` under the workspace root.
+pub fn target_dir(root: &Path) -> PathBuf {
+    root.join("target").join("wasm-guests")
+}
+
+/// The `.wasm` component cargo builds for package `krate` in `target_dir`.
+pub fn artifact(target_dir: &Path, krate: &str) -> PathBuf {
+    target_dir
+        .join("wasm32-wasip2")
+        .join("release")
+        .join(format!("{}.wasm", krate.replace('-', "_")))
+}
+
+/// `cargo build --target wasm32-wasip2 --release` (the command PLUGINS.md
+/// gives plugin authors), run in `dir` with `CARGO_TARGET_DIR` set to
+/// `target_dir` and an environment cleaned of everything else.
+pub fn cargo_build(dir: &Path, target_dir: &Path) -> Command {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(root)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "--target-dir",
-        ])
-        .arg(&target_dir);
-    for (_, krate) in crates {
-        cmd.args(["-p", krate]);
-    }
-    cmd.env_clear();
+    cmd.current_dir(dir)
+        .args(["build", "--target", "wasm32-wasip2", "--release"])
+        .env_clear();
     for keep in [
         "PATH",
         "HOME",
@@ -41,6 +45,18 @@ pub fn build(root: &Path, out_dir: &Path, crates: &[(&str, &str)]) -> Vec<PathBu
             cmd.env(keep, v);
         }
     }
+    cmd.env("CARGO_TARGET_DIR", target_dir);
+    cmd
+}
+
+/// Builds `crates` (package names) in release mode and copies each
+/// `<crate>.wasm` to `out_dir/<name>.wasm`; returns those paths in order.
+pub fn build(root: &Path, out_dir: &Path, crates: &[(&str, &str)]) -> Vec<PathBuf> {
+    let target_dir = target_dir(root);
+    let mut cmd = cargo_build(root, &target_dir);
+    for (_, krate) in crates {
+        cmd.args(["-p", krate]);
+    }
     let status = cmd.status().expect("running cargo to build wasm guests");
     assert!(
         status.success(),
@@ -49,10 +65,7 @@ pub fn build(root: &Path, out_dir: &Path, crates: &[(&str, &str)]) -> Vec<PathBu
     crates
         .iter()
         .map(|(name, krate)| {
-            let built = target_dir
-                .join("wasm32-wasip2")
-                .join("release")
-                .join(format!("{}.wasm", krate.replace('-', "_")));
+            let built = artifact(&target_dir, krate);
             let dest = out_dir.join(format!("{name}.wasm"));
             std::fs::copy(&built, &dest).unwrap_or_else(|e| {
                 panic!("copying {} to {}: {e}", built.display(), dest.display())

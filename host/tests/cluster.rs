@@ -65,20 +65,7 @@ async fn cli_document(ledger: &Ledger, min_balance: Option<&str>) -> Vec<u8> {
     if let Some(min) = min_balance {
         args.extend(["--min-balance".to_string(), min.to_string()]);
     }
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_snapshot-host"))
-            .args(&args)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    common::cli_stdout(args).await
 }
 
 /// Reads a client's events until every job in `jobs` had its final event;

@@ -349,20 +349,7 @@ async fn xrpl_through_an_unreliable_rippled_gives_the_fault_free_document() {
         "--at".into(),
         pinned.to_string(),
     ];
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_snapshot-host"))
-            .args(&args)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let reference = out.stdout;
+    let reference = common::cli_stdout(args).await;
 
     // The service, on the faulty one, with 20 lines a page (100+ requests).
     let deployment = Deployment::new(Backend::Sqlite);

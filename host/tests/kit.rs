@@ -3,9 +3,11 @@
 //! command PLUGINS.md gives, and what a failing plugin leaves in the error
 //! and the log.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use ledger_simulators::mirror_node::{
     EntityId, MirrorNodeSimulator, MirrorState, RunningSimulator, SimulatorConfig, format_timestamp,
@@ -88,61 +90,11 @@ fn hedera_file(dir: &Path) -> PathBuf {
     path
 }
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// Builds the guest crate in `crate_dir` with exactly the command PLUGINS.md
-/// gives (`cargo build --target wasm32-wasip2 --release`, from inside the
-/// folder) and returns the component. The target directory is the one the
-/// bundled plugins are built in, so the SDK's dependencies are not compiled
-/// again; the environment is cleaned as `host/build/wasm_guests.rs` does, so
-/// this test's flags do not leak into the wasm build.
-fn build_guest(crate_dir: &Path, artifact: &str) -> PathBuf {
-    // One nested build at a time within this test binary.
-    static BUILDING: Mutex<()> = Mutex::new(());
-    let _one = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
-    let target_dir = root().join("target").join("wasm-guests");
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(crate_dir)
-        .args(["build", "--target", "wasm32-wasip2", "--release"])
-        .env_clear()
-        .env("CARGO_TARGET_DIR", &target_dir);
-    for keep in [
-        "PATH",
-        "HOME",
-        "CARGO_HOME",
-        "RUSTUP_HOME",
-        "RUSTUP_TOOLCHAIN",
-        "CARGO_NET_OFFLINE",
-    ] {
-        if let Some(v) = std::env::var_os(keep) {
-            cmd.env(keep, v);
-        }
-    }
-    let out = cmd.output().expect("cargo runs");
-    assert!(
-        out.status.success(),
-        "building {} failed:\n{}",
-        crate_dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let wasm = target_dir
-        .join("wasm32-wasip2")
-        .join("release")
-        .join(artifact);
-    assert!(wasm.exists(), "{} was not produced", wasm.display());
-    wasm
-}
-
 fn template_wasm() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        build_guest(
-            &root().join("plugins").join("template"),
+        common::guest_component(
+            &common::workspace_root().join("plugins").join("template"),
             "snapshot_plugin_template.wasm",
         )
     })
@@ -151,8 +103,8 @@ fn template_wasm() -> &'static Path {
 fn misbehaving_wasm() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        build_guest(
-            &root().join("tests").join("plugins").join("misbehaving"),
+        common::guest_component(
+            &common::workspace_root().join("tests").join("plugins").join("misbehaving"),
             "snapshot_test_plugin_misbehaving.wasm",
         )
     })

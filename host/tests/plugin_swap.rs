@@ -21,9 +21,9 @@ mod common;
 mod plugin_files;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use common::{Backend, Deployment, Events, Ledger, Server, now, token, wallet_token};
 use ledger_simulators::horizon::{
@@ -56,64 +56,12 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// The Stellar plugin's component, built from `plugins/stellar` the way
-/// `tests/build.rs` builds it for the in-process suites (release,
-/// wasm32-wasip2, the guests' own target directory `target/wasm-guests`, a
-/// cleaned environment so this build's flags do not leak into the wasm
-/// one). Built here because this crate's tests cannot see that build's
-/// `STELLAR_WASM`; from a clean checkout this is the first build, otherwise
-/// cargo finds it fresh. Copied out at once, so a concurrent rebuild of the
-/// artifact cannot be read half-written later.
+/// The Stellar plugin's component, built from `plugins/stellar` (this
+/// crate's tests cannot see `tests/build.rs`'s `STELLAR_WASM`); from a clean
+/// checkout this is the first build, otherwise cargo finds it fresh.
 fn stellar_wasm() -> &'static [u8] {
     static BUILT: OnceLock<Vec<u8>> = OnceLock::new();
-    static BUILDING: Mutex<()> = Mutex::new(());
-    BUILT.get_or_init(|| {
-        let _one = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
-        let target_dir = root().join("target").join("wasm-guests");
-        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        cmd.current_dir(root())
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "-p",
-                "snapshot-plugin-stellar",
-                "--target-dir",
-            ])
-            .arg(&target_dir)
-            .env_clear();
-        for keep in [
-            "PATH",
-            "HOME",
-            "CARGO_HOME",
-            "RUSTUP_HOME",
-            "RUSTUP_TOOLCHAIN",
-            "CARGO_NET_OFFLINE",
-        ] {
-            if let Some(v) = std::env::var_os(keep) {
-                cmd.env(keep, v);
-            }
-        }
-        let out = cmd.output().expect("cargo runs");
-        assert!(
-            out.status.success(),
-            "building plugins/stellar for wasm32-wasip2 failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let wasm = target_dir
-            .join("wasm32-wasip2")
-            .join("release")
-            .join("snapshot_plugin_stellar.wasm");
-        std::fs::read(&wasm).unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()))
-    })
+    BUILT.get_or_init(|| common::guest_wasm("plugins/stellar", "snapshot_plugin_stellar.wasm"))
 }
 
 /// `GET /plugins` as an admin: `{name: view}`.
@@ -306,15 +254,7 @@ async fn cli_document(ledger: &Ledger, at: &str, plugins_dir: &Path, cache: &Pat
         .arg("--plugins-dir")
         .arg(plugins_dir)
         .env("SNAPSHOT_CACHE_DIR", cache);
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    common::stdout_of(cmd).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -365,15 +305,8 @@ async fn a_job_retried_after_its_plugin_was_replaced_starts_over(backend: Backen
     cmd.args(["plugin", "list", "--plugins-dir"])
         .arg(warm.path())
         .env("SNAPSHOT_CACHE_DIR", &cache);
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
-    let listed = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && listed.contains("hedera@0.1.2"),
-        "{listed}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let listed = String::from_utf8(common::stdout_of(cmd).await).unwrap();
+    assert!(listed.contains("hedera@0.1.2"), "{listed}");
 
     let dir = plugins_dir.path().to_str().unwrap();
     let server = tokio::task::block_in_place(|| {

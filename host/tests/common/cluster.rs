@@ -4,13 +4,12 @@
 //! ledger simulator.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use ledger_simulators::mirror_node::RunningSimulator;
 
 use super::redis::RedisServer;
-use super::{SECRET, Server};
+use super::Server;
 
 /// The queue namespace `serve` uses by default; every shared key is under it.
 pub const NAMESPACE: &str = "snapshot-host::snapshots";
@@ -71,27 +70,10 @@ impl Cluster {
         env: &[(&str, &str)],
     ) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_snapshot-host"));
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path())
-            .args(["--rate-limit", &format!("{}={rate_limit}", sim.address())]);
-        for (name, _) in std::env::vars() {
-            if ["JWT_", "REDIS_", "SNAPSHOT_", "IPFS_"]
-                .iter()
-                .any(|p| name.starts_with(p))
-            {
-                cmd.env_remove(name);
-            }
-        }
-        cmd.env("JWT_SECRET", SECRET)
-            .env("SNAPSHOT_ENDPOINT_HEDERA", sim.base_url())
-            .env("SNAPSHOT_HOST_ID", host_id)
-            .env("SNAPSHOT_QUEUE_HEARTBEAT_SECS", "1")
-            .env("SNAPSHOT_QUEUE_ORPHAN_TIMEOUT_SECS", "2")
+        let mut cmd = super::serve_command(dir.path(), sim, rate_limit);
+        cmd.env("SNAPSHOT_HOST_ID", host_id)
             .env("REDIS_HOST", "127.0.0.1")
-            .env("REDIS_PORT", self.redis.port.to_string())
-            .env("RUST_LOG", "warn")
-            .env("NO_COLOR", "1");
+            .env("REDIS_PORT", self.redis.port.to_string());
         for (name, value) in env {
             cmd.env(name, value);
         }

@@ -8,7 +8,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -32,6 +32,10 @@ mod ports;
 mod redis;
 pub use ports::{await_ready, free_port};
 use redis::RedisServer;
+// How the build scripts build guest crates, for the guests these tests
+// build on demand.
+#[path = "../../build/wasm_guests.rs"]
+mod wasm_guests;
 pub mod cluster;
 
 /// The HS256 secret every server of these tests is started with.
@@ -92,27 +96,8 @@ impl Deployment {
         args: &[String],
         env: &[(&str, &str)],
     ) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_snapshot-host"));
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(self.data.path())
-            .args(["--rate-limit", &format!("{}=40:8", sim.address())])
-            .args(args);
-        // Only the settings given here: nothing leaks in from the caller's
-        // environment (a REDIS_HOST there would silently switch backends).
-        for (name, _) in std::env::vars() {
-            if ["JWT_", "REDIS_", "SNAPSHOT_", "IPFS_"]
-                .iter()
-                .any(|p| name.starts_with(p))
-            {
-                cmd.env_remove(name);
-            }
-        }
-        cmd.env("JWT_SECRET", SECRET)
-            .env("SNAPSHOT_ENDPOINT_HEDERA", sim.base_url())
-            .env("SNAPSHOT_QUEUE_HEARTBEAT_SECS", "1")
-            .env("SNAPSHOT_QUEUE_ORPHAN_TIMEOUT_SECS", "2")
-            .env("RUST_LOG", "warn")
-            .env("NO_COLOR", "1");
+        let mut cmd = serve_command(self.data.path(), sim, "40:8");
+        cmd.args(args);
         if let Some(redis) = &self.redis {
             cmd.env("REDIS_HOST", "127.0.0.1")
                 .env("REDIS_PORT", redis.port.to_string());
@@ -441,20 +426,7 @@ impl Ledger {
             "--rate-limit".into(),
             format!("{}=40:8", self.sim.address()),
         ];
-        let out = tokio::task::spawn_blocking(move || {
-            Command::new(env!("CARGO_BIN_EXE_snapshot-host"))
-                .args(&args)
-                .output()
-                .unwrap()
-        })
-        .await
-        .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
+        cli_stdout(args.to_vec()).await
     }
 }
 
@@ -536,6 +508,56 @@ impl Server {
     }
 }
 
+/// `snapshot-host serve` on a free loopback port with `data_dir`, upstream
+/// limit `rate_limit` (`RPS:CONCURRENCY`) for `sim`, which is the Hedera
+/// endpoint, short queue heartbeat and orphan timeouts, and nothing from the
+/// caller's environment (a `REDIS_HOST` there would silently switch
+/// backends). Callers add their own arguments and settings.
+pub fn serve_command(data_dir: &Path, sim: &RunningSimulator, rate_limit: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_snapshot-host"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(["--rate-limit", &format!("{}={rate_limit}", sim.address())]);
+    for (name, _) in std::env::vars() {
+        if ["JWT_", "REDIS_", "SNAPSHOT_", "IPFS_"]
+            .iter()
+            .any(|p| name.starts_with(p))
+        {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env("JWT_SECRET", SECRET)
+        .env("SNAPSHOT_ENDPOINT_HEDERA", sim.base_url())
+        .env("SNAPSHOT_QUEUE_HEARTBEAT_SECS", "1")
+        .env("SNAPSHOT_QUEUE_ORPHAN_TIMEOUT_SECS", "2")
+        .env("RUST_LOG", "warn")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+/// Runs the `snapshot-host` binary with `args` (off the async threads) and
+/// returns its standard output; fails the test with its standard error if
+/// it does not exit 0.
+pub async fn cli_stdout(args: Vec<String>) -> Vec<u8> {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_snapshot-host"));
+    cmd.args(args);
+    stdout_of(cmd).await
+}
+
+/// Runs `cmd` to its end off the async threads and returns its standard
+/// output; fails the test with its standard error if it does not exit 0.
+pub async fn stdout_of(mut cmd: Command) -> Vec<u8> {
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// Builds a guest crate of this repository (`crate_dir`, relative to the
 /// repository root) for wasm32-wasip2 the way `host/build/wasm_guests.rs`
 /// and `tests/build.rs` do — release, the guests' own target directory
@@ -546,44 +568,41 @@ impl Server {
 /// cargo finds the build fresh when the guests were built before. Read at
 /// once, so a concurrent rebuild cannot be read half-written later.
 pub fn guest_wasm(crate_dir: &str, artifact: &str) -> Vec<u8> {
+    let wasm = guest_component(&workspace_root().join(crate_dir), artifact);
+    std::fs::read(&wasm).unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()))
+}
+
+/// Builds the guest crate in `crate_dir` with the command PLUGINS.md gives
+/// (`cargo build --target wasm32-wasip2 --release`, from inside the folder)
+/// in the guests' target directory, and returns the component's path.
+pub fn guest_component(crate_dir: &Path, artifact: &str) -> PathBuf {
+    // One nested build at a time within a test binary.
     static BUILDING: Mutex<()> = Mutex::new(());
     let _one = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let target_dir = root.join("target").join("wasm-guests");
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(root.join(crate_dir))
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "--target-dir",
-        ])
-        .arg(&target_dir)
-        .env_clear();
-    for keep in [
-        "PATH",
-        "HOME",
-        "CARGO_HOME",
-        "RUSTUP_HOME",
-        "RUSTUP_TOOLCHAIN",
-        "CARGO_NET_OFFLINE",
-    ] {
-        if let Some(v) = std::env::var_os(keep) {
-            cmd.env(keep, v);
-        }
-    }
-    let out = cmd.output().expect("cargo runs");
+    let target_dir = wasm_guests::target_dir(&workspace_root());
+    let out = wasm_guests::cargo_build(crate_dir, &target_dir)
+        .output()
+        .expect("cargo runs");
     assert!(
         out.status.success(),
-        "building {crate_dir} for wasm32-wasip2 failed:\n{}",
+        "building {} for wasm32-wasip2 failed:\n{}",
+        crate_dir.display(),
         String::from_utf8_lossy(&out.stderr)
     );
     let wasm = target_dir
         .join("wasm32-wasip2")
         .join("release")
         .join(artifact);
-    std::fs::read(&wasm).unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()))
+    assert!(wasm.exists(), "{} was not produced", wasm.display());
+    wasm
+}
+
+/// The workspace's top folder.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Fault tests: a Redis deployment whose redis-server can be killed and
