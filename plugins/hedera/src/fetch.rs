@@ -783,19 +783,11 @@ mod tests {
     // snapshot-plugin-hedera hostile` for a longer run.
 
     use proptest::prelude::*;
+    use snapshot_plugin_sdk::hostile;
 
-    /// How one reply is spoiled.
-    #[derive(Clone, Debug)]
-    enum Spoil {
-        Nothing,
-        CutAt(usize),
-        Byte(usize, u8),
-        Status(u16),
-        Body(String),
-        TransportError,
-        /// The `n`-th number of the body replaced by `text`.
-        Number(usize, String),
-    }
+    /// How one reply is spoiled; [`hostile::Spoil::Value`] is `(n, text)`:
+    /// the `n`-th number of the body replaced by `text`.
+    type Spoil = hostile::Spoil<(usize, String)>;
 
     fn spoil() -> impl Strategy<Value = Spoil> {
         let extreme = prop_oneof![
@@ -812,24 +804,18 @@ mod tests {
             Just("null".to_string()),
             any::<u64>().prop_map(|n| n.to_string()),
         ];
-        prop_oneof![
-            6 => Just(Spoil::Nothing),
-            1 => any::<usize>().prop_map(Spoil::CutAt),
-            1 => (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Spoil::Byte(i, b)),
-            1 => prop_oneof![Just(400u16), Just(404), Just(429), Just(500), any::<u16>()]
-                .prop_map(Spoil::Status),
-            1 => prop_oneof![
+        hostile::spoil(
+            prop_oneof![Just(400u16), Just(404), Just(429), Just(500), any::<u16>()],
+            prop_oneof![
                 Just(String::new()),
                 Just("null".to_string()),
                 Just("[]".to_string()),
                 Just(r#"{"timestamp":null,"balances":[],"links":{"next":"/again"}}"#.to_string()),
                 Just(r#"{"_status":{"messages":[{"message":"hostile"}]}}"#.to_string()),
                 "\\PC{0,40}",
-            ]
-            .prop_map(Spoil::Body),
-            1 => Just(Spoil::TransportError),
-            3 => (any::<usize>(), extreme).prop_map(|(n, text)| Spoil::Number(n, text)),
-        ]
+            ],
+            (any::<usize>(), extreme),
+        )
     }
 
     /// Replaces the `n`-th (mod count) run of digits in `body` by `text`.
@@ -879,25 +865,9 @@ mod tests {
                 Err(_) => return Ok((500, b"fake mirror cannot answer".to_vec())),
             };
             let spoil = &self.spoils[(self.answered - 1) % self.spoils.len()];
-            let mut bytes = body.into_bytes();
-            match spoil {
-                Spoil::Nothing => {}
-                Spoil::CutAt(at) => bytes.truncate(at % (bytes.len() + 1)),
-                Spoil::Byte(at, b) => {
-                    let len = bytes.len();
-                    bytes[at % len] = *b;
-                }
-                Spoil::Status(status) => return Ok((*status, bytes)),
-                Spoil::Body(text) => bytes = text.clone().into_bytes(),
-                Spoil::TransportError => {
-                    return Err(PluginError::Upstream("connection reset".into()));
-                }
-                Spoil::Number(n, text) => {
-                    let text = swap_number(&String::from_utf8(bytes).unwrap(), *n, text);
-                    bytes = text.into_bytes();
-                }
-            }
-            Ok((200, bytes))
+            hostile::apply(spoil, (200, body.into_bytes()), |body, (n, text)| {
+                swap_number(body, *n, text)
+            })
         }
     }
 

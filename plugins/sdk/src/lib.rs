@@ -19,6 +19,8 @@
 //! it in the component (custom section `snapshot-plugin-manifest`) and answers
 //! `describe` from it, so the manifest is the single source of truth.
 
+#[cfg(feature = "test-util")]
+pub mod hostile;
 pub mod http;
 pub mod job;
 pub mod manifest;

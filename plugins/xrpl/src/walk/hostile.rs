@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use snapshot_plugin_sdk::{Holder, PluginError, SnapshotRequest};
+use snapshot_plugin_sdk::{Holder, PluginError, SnapshotRequest, hostile};
 
 use super::Host;
 use super::fake::{FakeNft, FakeXrpl, ISSUER, Line, holder};
@@ -24,19 +24,10 @@ const URL: &str = "http://xrpl.test/";
 /// still going then is looping.
 const REQUEST_BUDGET: usize = 5_000;
 
-/// How one reply is spoiled.
-#[derive(Clone, Debug)]
-enum Spoil {
-    Nothing,
-    CutAt(usize),
-    Byte(usize, u8),
-    Status(u16),
-    Body(String),
-    TransportError,
-    /// The value of the `n`-th (mod count) string or number field named
-    /// `field` replaced by the raw JSON `text`.
-    Field(&'static str, usize, String),
-}
+/// How one reply is spoiled; [`hostile::Spoil::Value`] is `(field, n,
+/// text)`: the value of the `n`-th (mod count) string or number field named
+/// `field` replaced by the raw JSON `text`.
+type Spoil = hostile::Spoil<(&'static str, usize, String)>;
 
 fn spoil() -> impl Strategy<Value = Spoil> {
     let extreme = prop_oneof![
@@ -68,13 +59,9 @@ fn spoil() -> impl Strategy<Value = Spoil> {
         Just("status"),
         Just("obligations"),
     ];
-    prop_oneof![
-        6 => Just(Spoil::Nothing),
-        1 => any::<usize>().prop_map(Spoil::CutAt),
-        1 => (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Spoil::Byte(i, b)),
-        1 => prop_oneof![Just(400u16), Just(429), Just(500), Just(503), any::<u16>()]
-            .prop_map(Spoil::Status),
-        1 => prop_oneof![
+    hostile::spoil(
+        prop_oneof![Just(400u16), Just(429), Just(500), Just(503), any::<u16>()],
+        prop_oneof![
             Just(String::new()),
             Just("null".to_string()),
             Just("[]".to_string()),
@@ -84,11 +71,9 @@ fn spoil() -> impl Strategy<Value = Spoil> {
             Just(r#"{"result":{"status":"success","ledger_index":1,"validated":true,"lines":[],"marker":"m"}}"#.to_string()),
             Just(r#"{"status":"error","error":"tooBusy","result":null}"#.to_string()),
             "\\PC{0,40}",
-        ]
-        .prop_map(Spoil::Body),
-        1 => Just(Spoil::TransportError),
-        3 => (field, any::<usize>(), extreme).prop_map(|(f, n, t)| Spoil::Field(f, n, t)),
-    ]
+        ],
+        (field, any::<usize>(), extreme),
+    )
 }
 
 /// `body` with the value of the `n`-th (mod count) `"field":` replaced by
@@ -128,27 +113,14 @@ impl Host for HostileXrpl {
         // to ask; that is the fake's limit, answered as a server error.
         let reply =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.fake.post(url, body)));
-        let (status, bytes) = match reply {
+        let reply = match reply {
             Ok(answer) => answer?,
             Err(_) => return Ok((500, b"fake server cannot answer".to_vec())),
         };
-        let mut bytes = bytes;
-        match &self.spoils[(self.answered - 1) % self.spoils.len()] {
-            Spoil::Nothing => {}
-            Spoil::CutAt(at) => bytes.truncate(at % (bytes.len() + 1)),
-            Spoil::Byte(at, b) => {
-                let len = bytes.len();
-                bytes[at % len] = *b;
-            }
-            Spoil::Status(s) => return Ok((*s, bytes)),
-            Spoil::Body(text) => bytes = text.clone().into_bytes(),
-            Spoil::TransportError => return Err(PluginError::Upstream("connection reset".into())),
-            Spoil::Field(field, n, text) => {
-                let text = swap_field(&String::from_utf8(bytes).unwrap(), field, *n, text);
-                bytes = text.into_bytes();
-            }
-        }
-        Ok((status, bytes))
+        let spoil = &self.spoils[(self.answered - 1) % self.spoils.len()];
+        hostile::apply(spoil, reply, |body, (field, n, text)| {
+            swap_field(body, field, *n, text)
+        })
     }
     fn throttle(&mut self, _url: &str) {}
     fn emit(&mut self, holders: &[Holder]) -> Result<(), PluginError> {
