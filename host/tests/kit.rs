@@ -104,7 +104,10 @@ fn misbehaving_wasm() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         common::guest_component(
-            &common::workspace_root().join("tests").join("plugins").join("misbehaving"),
+            &common::workspace_root()
+                .join("tests")
+                .join("plugins")
+                .join("misbehaving"),
             "snapshot_test_plugin_misbehaving.wasm",
         )
     })

@@ -157,7 +157,9 @@ async fn a_browser_takes_a_snapshot_through_the_page() {
     // and the count only went up.
     let counted = numbers(&result, "holdersSeen");
     assert!(
-        counted.first().is_some_and(|&first| 0 < first && first < holders),
+        counted
+            .first()
+            .is_some_and(|&first| 0 < first && first < holders),
         "{counted:?} of {holders}"
     );
     assert!(counted.windows(2).all(|w| w[0] < w[1]), "{counted:?}");

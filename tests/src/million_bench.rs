@@ -670,7 +670,12 @@ fn check_documents(
     if json.len() != report.json_bytes {
         problems.push("the JSON file's size differs from the host's".into());
     }
-    problems.extend(cid_problem(&mut check.cid_cpu, "JSON", &json, &report.json_cid));
+    problems.extend(cid_problem(
+        &mut check.cid_cpu,
+        "JSON",
+        &json,
+        &report.json_cid,
+    ));
     let doc: JsonDocument = match serde_json::from_slice(&json) {
         Ok(d) => d,
         Err(e) => {
@@ -735,7 +740,12 @@ fn check_documents(
     // The CSV is named by its CID ...
     match std::fs::read(dir.join(&report.csv_cid)) {
         Err(e) => problems.push(format!("reading the CSV document: {e}")),
-        Ok(csv) => problems.extend(cid_problem(&mut check.cid_cpu, "CSV", &csv, &report.csv_cid)),
+        Ok(csv) => problems.extend(cid_problem(
+            &mut check.cid_cpu,
+            "CSV",
+            &csv,
+            &report.csv_cid,
+        )),
     }
     // ... and lists the same rows in the same order.
     match std::fs::File::open(dir.join(&report.csv_cid)) {

@@ -44,7 +44,10 @@ pub struct RenderedDocuments {
 /// naming each by its CID and hashing the JSON on the way, so neither is
 /// ever held in memory whole (blocking: call off the async threads; they
 /// are then published by [`crate::artifacts::Artifacts::store`]).
-pub fn render_into(doc: &CanonicalSnapshot, store: &LocalCas) -> std::io::Result<RenderedDocuments> {
+pub fn render_into(
+    doc: &CanonicalSnapshot,
+    store: &LocalCas,
+) -> std::io::Result<RenderedDocuments> {
     let mut json = Sha256Writer::new(store.incoming()?);
     let mut csv = store.incoming()?;
     doc.write_documents(Some(&mut json), Some(&mut csv))?;

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use ledger_simulators::mirror_node::RunningSimulator;
 
-use super::redis::RedisServer;
 use super::Server;
+use super::redis::RedisServer;
 
 /// The queue namespace `serve` uses by default; every shared key is under it.
 pub const NAMESPACE: &str = "snapshot-host::snapshots";

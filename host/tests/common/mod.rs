@@ -32,11 +32,11 @@ mod ports;
 mod redis;
 pub use ports::{await_ready, free_port};
 use redis::RedisServer;
+pub mod cluster;
 // How the build scripts build guest crates, for the guests these tests
 // build on demand.
 #[path = "../../build/wasm_guests.rs"]
 mod wasm_guests;
-pub mod cluster;
 
 /// The HS256 secret every server of these tests is started with.
 pub const SECRET: &str = "service-test-secret-0123456789abcdef";
