@@ -541,28 +541,83 @@ impl JobQueue {
     }
 
     /// Runs a worker until `shutdown` resolves (then stops gracefully, see the
-    /// module docs) or the backend fails.
+    /// module docs). A worker that stops on its own, because its backend
+    /// failed (apalis ends a worker whose poll fails, e.g. while Redis
+    /// restarts), is replaced after a backoff by one with a new id: the jobs
+    /// the old one held are then orphans, which the new one puts back once
+    /// the orphan timeout has passed, as for a restarted process.
     pub async fn run_worker(
         &self,
         handler: Arc<dyn JobHandler>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), QueueError> {
+        let (down_tx, down_rx) = watch::channel(false);
+        let watcher = tokio::spawn(async move {
+            shutdown.await;
+            let _ = down_tx.send(true);
+        });
+        let mut backoff = WORKER_RESTART_MIN;
+        let mut generation = 0u32;
+        let result = loop {
+            let worker_id = if generation == 0 {
+                self.config.worker_id.clone()
+            } else {
+                format!("{}-r{generation}", self.config.worker_id)
+            };
+            let started = tokio::time::Instant::now();
+            let result = self
+                .run_worker_once(handler.clone(), worker_id.clone(), down_rx.clone())
+                .await;
+            if *down_rx.borrow() {
+                break result;
+            }
+            if started.elapsed() > WORKER_RESTART_MAX {
+                // It had been running well: a new failure starts the backoff over.
+                backoff = WORKER_RESTART_MIN;
+            }
+            let why = match &result {
+                Ok(()) => "it stopped".to_string(),
+                Err(e) => e.to_string(),
+            };
+            tracing::error!(
+                worker_id,
+                "queue worker ended: {why}; a new one starts in {backoff:?}"
+            );
+            let mut down = down_rx.clone();
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                _ = down.wait_for(|d| *d) => break Ok(()),
+            }
+            backoff = (backoff * 2).min(WORKER_RESTART_MAX);
+            generation += 1;
+        };
+        watcher.abort();
+        result
+    }
+
+    /// One worker named `name`, until `down` turns true (then gracefully)
+    /// or the worker ends on its own.
+    async fn run_worker_once(
+        &self,
+        handler: Arc<dyn JobHandler>,
+        name: String,
+        mut down: watch::Receiver<bool>,
+    ) -> Result<(), QueueError> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let state = WorkerState {
             handler,
             config: self.config.clone(),
-            worker_id: Arc::from(self.config.worker_id.as_str()),
+            worker_id: Arc::from(name.as_str()),
             host_id: Arc::from(self.config.host_id.as_str()),
             stopping: stop_rx,
         };
         let signal = async move {
-            shutdown.await;
+            let _ = down.wait_for(|d| *d).await;
             tracing::info!("queue worker stopping: no new jobs; running ones get the grace period");
             let _ = stop_tx.send(true);
             Ok::<(), WorkerError>(())
         };
         let poll = self.config.poll_interval;
-        let name = self.config.worker_id.clone();
         let concurrency = self.config.concurrency.max(1);
         let result = match &self.conn {
             Conn::Sqlite(pool) => {
@@ -593,6 +648,11 @@ impl JobQueue {
         result.map_err(|e| QueueError::Worker(e.to_string()))
     }
 }
+
+/// First wait before a worker that ended on its own is replaced; doubled
+/// after each replacement, up to [`WORKER_RESTART_MAX`].
+const WORKER_RESTART_MIN: Duration = Duration::from_millis(500);
+const WORKER_RESTART_MAX: Duration = Duration::from_secs(30);
 
 /// Shared by every job run of one worker.
 #[derive(Clone)]
