@@ -35,6 +35,10 @@ pub fn now_ms() -> i64 {
 /// through another host).
 const CANCEL_POLL: Duration = Duration::from_millis(250);
 
+/// Tries of a job-record update before it is given up (waits of 0.1 s
+/// doubling between them).
+const STORE_ATTEMPTS: u32 = 8;
+
 /// Everything a worker needs to run snapshot jobs.
 pub struct SnapshotWorker {
     pub registry: Arc<PluginRegistry>,
@@ -52,18 +56,33 @@ pub struct SnapshotWorker {
 }
 
 impl SnapshotWorker {
+    /// Applies `change` to the job's record. A store that cannot be
+    /// reached (Redis restarting) is tried again for about 13 s before the
+    /// update is given up; none when it was, or when there is no record.
     async fn update(
         &self,
         job_id: &str,
         change: impl Fn(&mut JobRecord) + Send + Sync,
     ) -> Option<JobRecord> {
-        match self.store.update(job_id, &change).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(job_id, "updating the job record failed: {e}");
-                None
+        let mut wait = Duration::from_millis(100);
+        for attempt in 1..=STORE_ATTEMPTS {
+            match self.store.update(job_id, &change).await {
+                Ok(r) => return r,
+                Err(e) if attempt < STORE_ATTEMPTS => {
+                    tracing::warn!(
+                        job_id,
+                        attempt,
+                        "updating the job record failed, retrying in {wait:?}: {e}"
+                    );
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
+                Err(e) => {
+                    tracing::error!(job_id, "updating the job record failed: {e}");
+                }
             }
         }
+        None
     }
 
     async fn finish_failed(&self, job_id: &str, status: JobStatus, error: String) {
@@ -294,7 +313,7 @@ impl JobHandler for SnapshotWorker {
                     .store(&job_id, rendered.json_cid, rendered.csv_cid)
                     .await
                     .map_err(|e| JobFailure::Retryable(format!("storing documents: {e}")))?;
-                if let Some(record) = self
+                let Some(record) = self
                     .update(&job_id, |r| {
                         r.status = JobStatus::Completed;
                         r.progress = 100;
@@ -314,9 +333,14 @@ impl JobHandler for SnapshotWorker {
                         r.error = None;
                     })
                     .await
-                {
-                    self.events.publish(JobEvent::completed(&record));
-                }
+                else {
+                    // Not recorded: the job is not done. Its journal stays,
+                    // so the retry renders the same documents again.
+                    return Err(JobFailure::Retryable(
+                        "recording the completed job failed: the job store is unavailable".into(),
+                    ));
+                };
+                self.events.publish(JobEvent::completed(&record));
                 let _ = self.store.clear_journal(&job_id).await;
                 Ok(())
             }
