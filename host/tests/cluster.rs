@@ -36,6 +36,9 @@ use common::{Events, Ledger, Server, wallet_token};
 /// The one limit every host is configured with for the simulator; the
 /// cluster must keep to it in total.
 const RATE: u32 = 30;
+/// Balance pages let through at a time while the test looks for a job of
+/// host C to kill.
+const PAGES_PER_STEP: u64 = 4;
 /// Holders of the simulated token, and the page size the plugin asks for:
 /// about fifty requests per job, with checkpoints along the way (the Hedera
 /// plugin checkpoints every 16 pages).
@@ -204,7 +207,10 @@ async fn three_hosts_share_the_queue_the_events_the_rate_limit_and_survive_a_kil
     let collect_a = tokio::spawn(collect_events(on_a, JOBS, warmup.clone()));
     let collect_b = tokio::spawn(collect_events(on_b, JOBS, warmup.clone()));
 
-    // 30 jobs, submitted round-robin through the three hosts' APIs.
+    // 30 jobs, submitted round-robin through the three hosts' APIs. The
+    // ledger holds balance pages meanwhile (token lookups still answer), so
+    // every job is queued before any can finish.
+    ledger.faults.hold_after(0);
     let requests_before = ledger.sim.stats().requests();
     let started = Instant::now();
     let hosts = [&a, &b, &c];
@@ -219,9 +225,20 @@ async fn three_hosts_share_the_queue_the_events_the_rate_limit_and_survive_a_kil
         submitted.push((job, min));
     }
 
-    // Kill host C mid-way through a job, with a checkpoint journaled.
+    // Kill host C mid-way through a job, with a checkpoint journaled. The
+    // ledger now lets balance pages through a few at a time and holds the
+    // rest in between, so no job can step over the window looked for,
+    // however loaded the machine.
     let deadline = Instant::now() + CLUSTER_DEADLINE;
     let victim = loop {
+        ledger.faults.hold_after(PAGES_PER_STEP);
+        while ledger.faults.hold_passes_left() != Some(0) {
+            assert!(
+                Instant::now() < deadline,
+                "the jobs stopped asking for balance pages"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let jobs = jobs_of(&a, &token).await;
         let by_c = |status: &str| {
             jobs.iter()
@@ -231,11 +248,10 @@ async fn three_hosts_share_the_queue_the_events_the_rate_limit_and_survive_a_kil
         };
         let mut victim = None;
         // A job C runs, past its first checkpoint and before its second:
-        // with 16 pages between checkpoints and 40 pages a job, more than
-        // half the walk is still ahead, and the kill follows within
-        // milliseconds. (Waiting for C to have finished a job first can miss
-        // the window on a loaded machine: the queue may run dry meanwhile.
-        // Progress is no guide: the sharded walk's estimate jumps.)
+        // with 16 pages between checkpoints and 40 pages a job, and at most
+        // PAGES_PER_STEP pages let through while it is looked at, it cannot
+        // finish before the kill. (Progress is no guide: the sharded walk's
+        // estimate jumps.)
         for job in by_c("active") {
             let checkpoints = cluster
                 .journal(&job)
@@ -255,7 +271,6 @@ async fn three_hosts_share_the_queue_the_events_the_rate_limit_and_survive_a_kil
             Instant::now() < deadline,
             "host C never had a checkpointed running job: {jobs:?}"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let c_ran: Vec<String> = jobs_of(&a, &token)
         .await
@@ -264,6 +279,7 @@ async fn three_hosts_share_the_queue_the_events_the_rate_limit_and_survive_a_kil
         .map(|j| j["jobId"].as_str().unwrap().to_string())
         .collect();
     c.kill();
+    ledger.faults.release();
 
     // Every job completes, on the two hosts left.
     let mut finals = BTreeMap::new();

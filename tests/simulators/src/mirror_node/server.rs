@@ -130,6 +130,12 @@ impl Faults {
         self.0.hold.send_replace(None);
     }
 
+    /// How many balance pages the hold still lets through (`Some(0)`: every
+    /// new one waits); none when nothing is held.
+    pub fn hold_passes_left(&self) -> Option<u64> {
+        *self.0.hold.borrow()
+    }
+
     /// Returns when this request may proceed (consumes one `pass` of a hold).
     async fn pass_hold(&self) {
         let mut changes = self.0.hold.subscribe();
@@ -400,7 +406,9 @@ mod tests {
         let faults = Faults::default();
         faults.pass_hold().await;
         faults.hold_after(1);
+        assert_eq!(faults.hold_passes_left(), Some(1));
         faults.pass_hold().await;
+        assert_eq!(faults.hold_passes_left(), Some(0));
         let mut held = tokio::spawn({
             let faults = faults.clone();
             async move { faults.pass_hold().await }
