@@ -26,11 +26,11 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Backend, Deployment, Ledger, Server, guest_wasm, now, token, wallet_token};
+use common::{
+    Backend, CountingServer, Deployment, Ledger, Server, guest_wasm, now, token, wallet_token,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -43,35 +43,6 @@ const STELLAR_ISSUER: &str = "GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34
 
 /// Upper bound of one raw exchange.
 const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// A local HTTP server that counts the requests it receives: every chain's
-/// ledger endpoint in these tests.
-struct CountingLedger {
-    base: String,
-    hits: Arc<AtomicUsize>,
-}
-
-impl CountingLedger {
-    async fn start() -> Self {
-        let hits = Arc::new(AtomicUsize::new(0));
-        let counter = hits.clone();
-        let app = axum::Router::new().fallback(move || {
-            let counter = counter.clone();
-            async move {
-                counter.fetch_add(1, Ordering::SeqCst);
-                (axum::http::StatusCode::SERVICE_UNAVAILABLE, "counted")
-            }
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        CountingLedger { base, hits }
-    }
-
-    fn hits(&self) -> usize {
-        self.hits.load(Ordering::SeqCst)
-    }
-}
 
 /// The Stellar plugin (not bundled), built once per test binary.
 async fn stellar_wasm() -> Vec<u8> {
@@ -86,10 +57,10 @@ async fn stellar_wasm() -> Vec<u8> {
 }
 
 /// One test's host: hedera, xrpl (bundled) and stellar (from the plugins
-/// directory), every chain's endpoint a [`CountingLedger`].
+/// directory), every chain's endpoint a [`CountingServer`].
 struct Host {
     server: Server,
-    ledger: CountingLedger,
+    ledger: CountingServer,
     deployment: Deployment,
     sim: Ledger,
 }
@@ -103,7 +74,7 @@ impl Host {
     /// (token `0.0.5000`), so jobs can be queued and run.
     async fn start_with(real_hedera: bool) -> Host {
         let sim = Ledger::start(10, 0).await;
-        let ledger = CountingLedger::start().await;
+        let ledger = CountingServer::start(503, "counted").await;
         let deployment = Deployment::new(Backend::Sqlite);
         let plugins_dir = deployment.data_dir().join("plugins");
         std::fs::create_dir_all(&plugins_dir).unwrap();
@@ -735,7 +706,7 @@ async fn forged_and_confused_tokens_are_refused_and_see_nothing() {
         .unwrap()
     };
     // A key server the token points at: it must never be asked.
-    let keys = CountingLedger::start().await;
+    let keys = CountingServer::start(503, "counted").await;
     let other_key = jsonwebtoken::encode(
         &jsonwebtoken::Header {
             jku: Some(format!("{}/jwks.json", keys.base)),

@@ -27,10 +27,10 @@ mod common;
 mod plugin_files;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{Backend, Deployment, Ledger, Server, guest_wasm, now, token, wallet_token};
+use common::{
+    Backend, CountingServer, Deployment, Ledger, Server, guest_wasm, now, token, wallet_token,
+};
 use plugin_files::{
     MANIFEST_SECTION, component_of_another_world, edit_manifest, manifest_text, write_atomically,
 };
@@ -112,21 +112,6 @@ fn built_for_wit_0_2(renamed: &str) -> Vec<u8> {
     )
 }
 
-/// `GET /plugins` as an admin: `{name: view}`.
-async fn plugins(server: &Server) -> BTreeMap<String, Value> {
-    let resp = server
-        .call(Method::GET, "/plugins", Some(&admin_token()))
-        .await;
-    assert_eq!(resp.status(), 200);
-    let body: Value = resp.json().await.unwrap();
-    body["plugins"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| (p["name"].as_str().unwrap().to_string(), p.clone()))
-        .collect()
-}
-
 /// `POST /snapshots/generate/{token_id}` on the misbehaving chain (the id
 /// percent-encoded: `egress:<url>` holds slashes).
 async fn submit_misbehaving(server: &Server, wallet: &str, token_id: &str) -> String {
@@ -157,31 +142,6 @@ async fn assert_answering(server: &Server, wallet: &str) {
         assert_eq!(resp.status(), 200, "{path}");
     }
     server.history(wallet).await;
-}
-
-/// A local HTTP server that counts the requests it receives: the target of
-/// the egress the misbehaving plugin is not granted.
-struct CountingServer {
-    base: String,
-    hits: Arc<AtomicUsize>,
-}
-
-impl CountingServer {
-    async fn start() -> Self {
-        let hits = Arc::new(AtomicUsize::new(0));
-        let counter = hits.clone();
-        let app = axum::Router::new().fallback(move || {
-            let counter = counter.clone();
-            async move {
-                counter.fetch_add(1, Ordering::SeqCst);
-                "secret"
-            }
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        CountingServer { base, hits }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -236,7 +196,7 @@ async fn hostile_jobs_fail_with_their_reason_while_a_good_job_completes() {
         assert!(line.contains("plugin file rejected"), "{file}: {line}");
         assert!(line.contains(reason), "{file}: {line}");
     }
-    let loaded = plugins(&server).await;
+    let loaded = server.plugins(&admin_token()).await;
     assert_eq!(
         loaded.keys().collect::<Vec<_>>(),
         ["hedera", "misbehaving", "xrpl"],
@@ -268,7 +228,7 @@ async fn hostile_jobs_fail_with_their_reason_while_a_good_job_completes() {
         assert!(message.contains(reason), "{name}: {message}");
     }
     assert_eq!(
-        plugins(&server).await,
+        server.plugins(&admin_token()).await,
         loaded,
         "the uploads changed nothing"
     );
@@ -280,7 +240,7 @@ async fn hostile_jobs_fail_with_their_reason_while_a_good_job_completes() {
     let good_job = server.submit_job(&wallet, json!({ "at": ledger.at })).await;
     ledger.faults.fail_all(503);
 
-    let egress = CountingServer::start().await;
+    let egress = CountingServer::start(200, "secret").await;
     let egress_token = format!("egress:{}/secret", egress.base);
     let denial = format!(
         "{} is not in the allowed hosts of plugin misbehaving",
@@ -364,7 +324,7 @@ async fn hostile_jobs_fail_with_their_reason_while_a_good_job_completes() {
         "{huge_error}"
     );
     assert_eq!(
-        egress.hits.load(Ordering::SeqCst),
+        egress.hits(),
         0,
         "no request reached the host the plugin was not granted"
     );
@@ -391,7 +351,7 @@ async fn hostile_jobs_fail_with_their_reason_while_a_good_job_completes() {
     assert_eq!(ok["status"], "completed", "{ok}");
     assert_eq!(ok["holderCount"], 3, "{ok}");
     assert_eq!(
-        plugins(&server).await["misbehaving"]["jobsRun"],
+        server.plugins(&admin_token()).await["misbehaving"]["jobsRun"],
         jobs.len() + 1
     );
 }

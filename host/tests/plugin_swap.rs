@@ -32,7 +32,7 @@ use ledger_simulators::horizon::{
 use ledger_simulators::mirror_node::{EntityId, format_timestamp};
 use plugin_files::{with_version, write_atomically};
 use rand::SeedableRng;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use snapshot_host::registry::BUNDLED;
@@ -62,21 +62,6 @@ fn sha256_hex(bytes: &[u8]) -> String {
 fn stellar_wasm() -> &'static [u8] {
     static BUILT: OnceLock<Vec<u8>> = OnceLock::new();
     BUILT.get_or_init(|| common::guest_wasm("plugins/stellar", "snapshot_plugin_stellar.wasm"))
-}
-
-/// `GET /plugins` as an admin: `{name: view}`.
-async fn plugins(server: &Server) -> serde_json::Map<String, Value> {
-    let resp = server
-        .call(Method::GET, "/plugins", Some(&admin_token()))
-        .await;
-    assert_eq!(resp.status(), 200);
-    let body: Value = resp.json().await.unwrap();
-    body["plugins"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| (p["name"].as_str().unwrap().to_string(), p.clone()))
-        .collect()
 }
 
 /// The next `plugins_changed` event on an admin's socket.
@@ -147,7 +132,7 @@ async fn a_third_chain_copied_into_the_plugins_directory_serves_without_a_restar
     let token_id = asset.to_string();
 
     // No plugin handles the chain yet: refused before anything is queued.
-    assert!(!plugins(&server).await.contains_key("stellar"));
+    assert!(!server.plugins(&admin_token()).await.contains_key("stellar"));
     let resp = generate(&server, &wallet, &token_id, json!({ "chain": "stellar" })).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let body: Value = resp.json().await.unwrap();
@@ -190,7 +175,7 @@ async fn a_third_chain_copied_into_the_plugins_directory_serves_without_a_restar
     let sha = sha256_hex(stellar);
     assert_eq!(added["sha256"], sha.as_str(), "{added}");
     assert_eq!(added["file"], "stellar.wasm", "{added}");
-    let listed = plugins(&server).await;
+    let listed = server.plugins(&admin_token()).await;
     let view = &listed["stellar"];
     assert_eq!(view["origin"], "file", "{view}");
     assert_eq!(view["file"], "stellar.wasm", "{view}");
@@ -312,7 +297,7 @@ async fn a_job_retried_after_its_plugin_was_replaced_starts_over(backend: Backen
     let server = tokio::task::block_in_place(|| {
         deployment.serve_with(&ledger.sim, &[("SNAPSHOT_PLUGINS_DIR", dir)])
     });
-    let hedera = plugins(&server).await["hedera"].clone();
+    let hedera = server.plugins(&admin_token()).await["hedera"].clone();
     assert_eq!(hedera["version"], "0.1.1", "{hedera}");
     assert_eq!(hedera["sha256"], old_sha.as_str(), "{hedera}");
     let mut admin_events = server.events(&admin_token()).await;
@@ -341,7 +326,7 @@ async fn a_job_retried_after_its_plugin_was_replaced_starts_over(backend: Backen
     assert_eq!(change["action"], "replaced", "{change}");
     assert_eq!(change["version"], "0.1.2", "{change}");
     assert_eq!(change["previousVersion"], "0.1.1", "{change}");
-    let hedera = plugins(&server).await["hedera"].clone();
+    let hedera = server.plugins(&admin_token()).await["hedera"].clone();
     assert_eq!(hedera["sha256"], new_sha.as_str(), "{hedera}");
     let still = server.status(&alice, &job).await;
     eprintln!(

@@ -68,21 +68,6 @@ async fn put(server: &Server, token: Option<&str>, name: &str, body: Vec<u8>) ->
     req.send().await.unwrap()
 }
 
-/// `GET /plugins` as an admin: `{name: view}`.
-async fn plugins(server: &Server) -> serde_json::Map<String, Value> {
-    let resp = server
-        .call(Method::GET, "/plugins", Some(&admin_token()))
-        .await;
-    assert_eq!(resp.status(), 200);
-    let body: Value = resp.json().await.unwrap();
-    body["plugins"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| (p["name"].as_str().unwrap().to_string(), p.clone()))
-        .collect()
-}
-
 /// The next `plugins_changed` event on an admin's socket.
 async fn next_change(events: &mut Events) -> Value {
     loop {
@@ -122,7 +107,7 @@ async fn every_admin_route_needs_a_token_with_the_admin_role() {
     let deployment = Deployment::new(Backend::Sqlite);
     let dir = tempfile::tempdir().unwrap();
     let server = serve(&deployment, &ledger, dir.path(), &[]);
-    let before = fingerprint(&plugins(&server).await);
+    let before = fingerprint(&server.plugins(&admin_token()).await);
     let wallet = wallet_token("0.0.1001");
     let variant = with_version(&bundled("hedera"), "0.1.1");
 
@@ -155,7 +140,7 @@ async fn every_admin_route_needs_a_token_with_the_admin_role() {
         }
     }
     assert_eq!(
-        fingerprint(&plugins(&server).await),
+        fingerprint(&server.plugins(&admin_token()).await),
         before,
         "nothing changed"
     );
@@ -173,7 +158,7 @@ async fn an_admin_replaces_adds_and_removes_plugins_and_only_admins_hear_of_it()
     let mut admin_events = server.events(&admin).await;
     let mut wallet_events = server.events(&wallet).await;
 
-    let listed = plugins(&server).await;
+    let listed = server.plugins(&admin_token()).await;
     let hedera = &listed["hedera"];
     assert_eq!(hedera["version"], "0.1.0");
     assert_eq!(hedera["origin"], "bundled");
@@ -244,7 +229,7 @@ async fn an_admin_replaces_adds_and_removes_plugins_and_only_admins_hear_of_it()
         serde_json::from_slice(&server.download(&wallet, &job, "json").await).unwrap();
     assert_eq!(document["plugin"]["version"], "0.1.1");
     assert_eq!(document["plugin"]["sha256"], view["sha256"]);
-    assert_eq!(plugins(&server).await["hedera"]["jobsRun"], 1);
+    assert_eq!(server.plugins(&admin_token()).await["hedera"]["jobsRun"], 1);
 
     // A plugin of a new name for an existing chain is refused ...
     let other_name = edit_manifest(&v2, "name = \"hedera\"", "name = \"hederb\"");
@@ -277,7 +262,7 @@ async fn an_admin_replaces_adds_and_removes_plugins_and_only_admins_hear_of_it()
     drop(wallet_events);
     server.kill();
     let server = serve(&deployment, &ledger, dir.path(), &[]);
-    let listed = plugins(&server).await;
+    let listed = server.plugins(&admin_token()).await;
     assert_eq!(listed["hedera"]["version"], "0.1.1");
     assert_eq!(listed["hedera"]["origin"], "file");
     assert_eq!(listed["hederb"]["chains"], json!(["hederb"]));
@@ -319,7 +304,10 @@ async fn an_admin_replaces_adds_and_removes_plugins_and_only_admins_hear_of_it()
         .call(Method::DELETE, "/plugins/nope", Some(&admin))
         .await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-    assert_eq!(plugins(&server).await["hedera"]["version"], "0.1.0");
+    assert_eq!(
+        server.plugins(&admin_token()).await["hedera"]["version"],
+        "0.1.0"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -329,7 +317,7 @@ async fn a_bad_upload_is_a_400_with_the_reason_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let server = serve(&deployment, &ledger, dir.path(), &[]);
     let admin = admin_token();
-    let before = fingerprint(&plugins(&server).await);
+    let before = fingerprint(&server.plugins(&admin_token()).await);
     let hedera = bundled("hedera");
 
     let cases: Vec<(&str, &str, Vec<u8>, StatusCode, &str)> = vec![
@@ -429,7 +417,7 @@ async fn a_bad_upload_is_a_400_with_the_reason_and_changes_nothing() {
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
     assert_eq!(
-        fingerprint(&plugins(&server).await),
+        fingerprint(&server.plugins(&admin_token()).await),
         before,
         "nothing changed"
     );
@@ -449,7 +437,7 @@ async fn a_file_dropped_into_the_plugins_directory_serves_without_a_restart() {
     let change = next_change(&mut admin_events).await;
     assert_eq!(change["action"], "replaced");
     assert_eq!(change["file"], "hedera-0.1.2.wasm");
-    let listed = plugins(&server).await;
+    let listed = server.plugins(&admin_token()).await;
     assert_eq!(listed["hedera"]["version"], "0.1.2");
     assert_eq!(listed["hedera"]["file"], "hedera-0.1.2.wasm");
     let live_sha = listed["hedera"]["sha256"].clone();
@@ -466,13 +454,19 @@ async fn a_file_dropped_into_the_plugins_directory_serves_without_a_restart() {
             .contains("not a WebAssembly component"),
         "{change}"
     );
-    assert_eq!(plugins(&server).await["hedera"]["sha256"], live_sha);
+    assert_eq!(
+        server.plugins(&admin_token()).await["hedera"]["sha256"],
+        live_sha
+    );
 
     // Removing the file brings the bundled version back.
     std::fs::remove_file(&file).unwrap();
     let change = next_change(&mut admin_events).await;
     assert_eq!(change["action"], "restored");
-    assert_eq!(plugins(&server).await["hedera"]["origin"], "bundled");
+    assert_eq!(
+        server.plugins(&admin_token()).await["hedera"]["origin"],
+        "bundled"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -545,7 +539,7 @@ max_concurrency = 2
         &plugins_dir,
         &[("SNAPSHOT_PLUGIN_CONFIG", config_path)],
     );
-    let caps = plugins(&server).await["hedera"]["capabilities"].clone();
+    let caps = server.plugins(&admin_token()).await["hedera"]["capabilities"].clone();
     assert_eq!(
         caps["grantedHosts"],
         json!(["https://mainnet.mirrornode.hedera.com"])

@@ -214,6 +214,21 @@ impl Server {
             .to_string()
     }
 
+    /// `GET /plugins` with `admin` (a token with the admin role): `{name: view}`.
+    pub async fn plugins(&self, admin: &str) -> serde_json::Map<String, Value> {
+        let resp = self
+            .call(reqwest::Method::GET, "/plugins", Some(admin))
+            .await;
+        assert_eq!(resp.status(), 200);
+        let body: Value = resp.json().await.unwrap();
+        body["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["name"].as_str().unwrap().to_string(), p.clone()))
+            .collect()
+    }
+
     /// A bearer-authenticated request (`token` none: no `Authorization`).
     pub async fn call(
         &self,
@@ -505,6 +520,39 @@ impl Server {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .expect("/proc/<pid>/status has VmRSS");
         kib * 1024
+    }
+}
+
+/// A local HTTP server that answers every request with `status` and
+/// `body`, and counts the requests: an endpoint a test wants to know was
+/// (or was not) reached.
+pub struct CountingServer {
+    pub base: String,
+    hits: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl CountingServer {
+    pub async fn start(status: u16, body: &'static str) -> Self {
+        use std::sync::atomic::Ordering;
+        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = hits.clone();
+        let status = axum::http::StatusCode::from_u16(status).unwrap();
+        let app = axum::Router::new().fallback(move || {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                (status, body)
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        CountingServer { base, hits }
+    }
+
+    /// Requests received so far.
+    pub fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
